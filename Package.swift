@@ -1,0 +1,49 @@
+// swift-tools-version: 6.0
+// Graft: transfer learning and fine-tuning of image classifiers on Linux CPUs.
+// Module graph (left depends on right), see DESIGN.md:
+//   finetune -> Transfer -> Zoo -> Layers -> Engine -> CDNNL
+//               Transfer -> Vision -> CPNG, CTurboJPEG;  Zoo -> CHDF5;  Optimizers -> Layers
+import PackageDescription
+
+/// Numeric code is unusable at -Onone (50-100x slower loops), so the compute modules are
+/// optimised even in debug builds; tests stay debuggable everywhere else.
+let optimisedInDebug: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
+
+let package = Package(
+    name: "Graft",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "Graft", targets: ["Graft"]),
+        .executable(name: "finetune", targets: ["finetune"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // System libraries (Debian: libdnnl-dev, libhdf5-dev, libpng-dev, libturbojpeg0-dev).
+        .systemLibrary(name: "CDNNL", path: "Sources/CDNNL"),
+        .systemLibrary(name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5"),
+        .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng"),
+        .systemLibrary(name: "CTurboJPEG", path: "Sources/CTurboJPEG", pkgConfig: "libturbojpeg"),
+
+        .target(name: "Engine", dependencies: ["CDNNL"], swiftSettings: optimisedInDebug),
+        .target(name: "Layers", dependencies: ["Engine"], swiftSettings: optimisedInDebug),
+        .target(name: "Optimizers", dependencies: ["Layers"], swiftSettings: optimisedInDebug),
+        .target(name: "Vision", dependencies: ["Engine", "CPNG", "CTurboJPEG"], swiftSettings: optimisedInDebug),
+        .target(name: "Zoo", dependencies: ["Layers", "CHDF5"], swiftSettings: optimisedInDebug),
+        .target(name: "Transfer", dependencies: ["Zoo", "Vision", "Optimizers"], swiftSettings: optimisedInDebug),
+        .target(name: "Graft", dependencies: ["Engine", "Layers", "Optimizers", "Vision", "Zoo", "Transfer"]),
+        .executableTarget(name: "finetune", dependencies: [
+            "Graft", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        // Examples and benchmarks: run with `swift run -c release NAME`.
+        .executableTarget(name: "TrainMLP", dependencies: ["Graft"], path: "Examples/TrainMLP"),
+        .executableTarget(name: "EngineBenchmarks", dependencies: ["Graft"], path: "Examples/EngineBenchmarks"),
+
+        .testTarget(name: "EngineTests", dependencies: ["Engine"], exclude: ["Fixtures"],
+                    swiftSettings: optimisedInDebug),
+        .testTarget(name: "SystemLibraryTests", dependencies: ["Engine", "Vision", "Zoo"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,2 @@
+// TurboJPEG 2.1 (Debian libturbojpeg0-dev).
+#include <turbojpeg.h>

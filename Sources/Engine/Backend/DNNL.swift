@@ -1,0 +1,146 @@
+import CDNNL
+import Foundation
+
+/// The oneDNN CPU engine and stream, and a cache of primitives keyed by op and shape.
+///
+/// Primitive creation costs far more than execution for small tensors, so every kernel
+/// builds a textual key from its geometry and asks `DNNL.primitive(key:)` first. The
+/// engine is used from one thread at a time (oneDNN parallelises each primitive itself
+/// over `Threads.count` OpenMP threads).
+final class DNNL: @unchecked Sendable {
+    static let shared = DNNL()
+
+    let engine: dnnl_engine_t
+    let stream: dnnl_stream_t
+    private var cache: [String: Primitive] = [:]
+    private let lock = NSLock()
+
+    private init() {
+        _ = Threads.count  // applies GRAFT_NUM_THREADS before oneDNN starts its pool
+        var engine: dnnl_engine_t?
+        DNNL.check(dnnl_engine_create(&engine, dnnl_cpu, 0), op: "dnnl_engine_create")
+        var stream: dnnl_stream_t?
+        DNNL.check(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags.rawValue), op: "dnnl_stream_create")
+        self.engine = engine!
+        self.stream = stream!
+    }
+
+    static func check(_ status: dnnl_status_t, op: String) {
+        guard status == dnnl_success else {
+            EngineError.backend(op: op, status: Int(status.rawValue), detail: describe(status)).trap()
+        }
+    }
+
+    private static func describe(_ status: dnnl_status_t) -> String {
+        switch status {
+        case dnnl_out_of_memory: return "out of memory"
+        case dnnl_invalid_arguments: return "invalid arguments: an unsupported shape or parameter combination"
+        case dnnl_unimplemented: return "no implementation for this configuration"
+        default: return "see oneDNN's dnnl_status_t"
+        }
+    }
+
+    /// The cached primitive for `key`, built by `make` on first use.
+    /// `make` runs outside the lock: backward primitives build their forward hint through
+    /// this same cache.
+    func primitive(key: String, make: () -> Primitive) -> Primitive {
+        if let hit = lock.withLock({ cache[key] }) { return hit }
+        let built = make()
+        return lock.withLock {
+            if let raced = cache[key] { return raced }
+            if cache.count > 4096 { cache.removeAll() }  // bounded: shapes rarely vary this much
+            cache[key] = built
+            return built
+        }
+    }
+
+    /// Creates a primitive descriptor from an op descriptor (with an optional forward hint).
+    func primitive(op: String, desc: UnsafeRawPointer, hint: Primitive? = nil) -> Primitive {
+        var pd: dnnl_primitive_desc_t?
+        DNNL.check(dnnl_primitive_desc_create(&pd, desc, nil, engine, hint?.descriptor), op: op)
+        return Primitive(op: op, descriptor: pd!)
+    }
+}
+
+/// A oneDNN primitive and its descriptor; destroyed with the object.
+final class Primitive: @unchecked Sendable {
+    let op: String
+    let descriptor: dnnl_primitive_desc_t
+    let primitive: dnnl_primitive_t
+
+    init(op: String, descriptor: dnnl_primitive_desc_t) {
+        self.op = op
+        self.descriptor = descriptor
+        var p: dnnl_primitive_t?
+        DNNL.check(dnnl_primitive_create(&p, descriptor), op: op)
+        self.primitive = p!
+    }
+
+    deinit {
+        dnnl_primitive_destroy(primitive)
+        dnnl_primitive_desc_destroy(descriptor)
+    }
+
+    /// The memory descriptor the primitive chose for `query` (e.g. the workspace).
+    func memoryDescriptor(_ query: dnnl_query_t) -> dnnl_memory_desc_t? {
+        guard let md = dnnl_primitive_desc_query_md(descriptor, query, 0) else { return nil }
+        return md.pointee
+    }
+
+    /// The byte size of the workspace (0 when the primitive needs none).
+    var workspaceBytes: Int {
+        guard var md = memoryDescriptor(dnnl_query_workspace_md) else { return 0 }
+        return Int(dnnl_memory_desc_get_size(&md))
+    }
+
+    /// Executes on the shared stream and waits. `args` pairs a DNNL_ARG_* with a memory
+    /// descriptor and a pointer to data laid out as that descriptor says.
+    func execute(_ args: [(arg: Int32, md: dnnl_memory_desc_t, data: UnsafeMutableRawPointer)]) {
+        let dnnl = DNNL.shared
+        var memories: [dnnl_exec_arg_t] = []
+        memories.reserveCapacity(args.count)
+        for a in args {
+            var md = a.md
+            var mem: dnnl_memory_t?
+            DNNL.check(dnnl_memory_create(&mem, &md, dnnl.engine, a.data), op: op + " (memory)")
+            memories.append(dnnl_exec_arg_t(arg: a.arg, memory: mem))
+        }
+        defer { for m in memories { dnnl_memory_destroy(m.memory) } }
+        DNNL.check(dnnl_primitive_execute(primitive, dnnl.stream, Int32(memories.count), memories), op: op)
+        DNNL.check(dnnl_stream_wait(dnnl.stream), op: op + " (wait)")
+    }
+}
+
+/// A oneDNN memory descriptor for `dims` (oneDNN's logical order, e.g. NCHW or OIHW) laid
+/// out in memory as `tag` says (e.g. `dnnl_nhwc`, `dnnl_hwio`).
+func memoryDescriptor(_ dims: [Int], _ tag: dnnl_format_tag_t) -> dnnl_memory_desc_t {
+    var md = dnnl_memory_desc_t()
+    let d = dims.map { dnnl_dim_t($0) }
+    DNNL.check(dnnl_memory_desc_init_by_tag(&md, Int32(d.count), d, dnnl_f32, tag), op: "memory descriptor \(dims)")
+    return md
+}
+
+/// A raw pointer to a tensor's storage for oneDNN, which only reads the inputs it is given.
+@inline(__always)
+func rawInput(_ p: UnsafeBufferPointer<Float>) -> UnsafeMutableRawPointer {
+    UnsafeMutableRawPointer(mutating: p.baseAddress!)
+}
+
+/// Shorthand for oneDNN argument indices (C macros imported as Int32).
+enum Arg {
+    static let src = Int32(DNNL_ARG_SRC)
+    static let dst = Int32(DNNL_ARG_DST)
+    static let weights = Int32(DNNL_ARG_WEIGHTS)
+    static let bias = Int32(DNNL_ARG_BIAS)
+    static let diffSrc = Int32(DNNL_ARG_DIFF_SRC)
+    static let diffDst = Int32(DNNL_ARG_DIFF_DST)
+    static let diffWeights = Int32(DNNL_ARG_DIFF_WEIGHTS)
+    static let diffBias = Int32(DNNL_ARG_DIFF_BIAS)
+    static let mean = Int32(DNNL_ARG_MEAN)
+    static let variance = Int32(DNNL_ARG_VARIANCE)
+    static let scale = Int32(DNNL_ARG_SCALE)
+    static let shift = Int32(DNNL_ARG_SHIFT)
+    static let diffScale = Int32(DNNL_ARG_DIFF_SCALE)
+    static let diffShift = Int32(DNNL_ARG_DIFF_SHIFT)
+    static let workspace = Int32(DNNL_ARG_WORKSPACE)
+}

@@ -1,0 +1,134 @@
+import CDNNL
+
+/// Batch normalisation (Ioffe & Szegedy, 2015) over the last (channel) axis of an NHWC
+/// `[n, h, w, c]` or a `[n, c]` input: `y = gamma * (x - mean) / sqrt(var + eps) + beta`.
+/// Training mode normalises with the batch's mean and biased variance; inference mode with
+/// the given running statistics.
+struct BatchNormGeometry {
+    let shape: [Int]
+    let channels: Int
+    let epsilon: Float
+    let useGlobalStats: Bool
+
+    init(shape: [Int], epsilon: Float, useGlobalStats: Bool) {
+        guard shape.count == 2 || shape.count == 4 else {
+            EngineError.shapeMismatch(op: "batchNorm", shapes: [shape], reason: "expects [n, c] or NHWC [n, h, w, c]").trap()
+        }
+        self.shape = shape
+        channels = shape.last!
+        self.epsilon = epsilon
+        self.useGlobalStats = useGlobalStats
+    }
+
+    var dataDesc: dnnl_memory_desc_t {
+        shape.count == 4
+            ? memoryDescriptor([shape[0], shape[3], shape[1], shape[2]], dnnl_nhwc)
+            : memoryDescriptor([shape[0], shape[1], 1, 1], dnnl_nhwc)
+    }
+    var channelDesc: dnnl_memory_desc_t { memoryDescriptor([channels], dnnl_a) }
+    var flags: UInt32 { dnnl_use_scale.rawValue | dnnl_use_shift.rawValue | (useGlobalStats ? dnnl_use_global_stats.rawValue : 0) }
+    var key: String { "bn\(shape)e\(epsilon)g\(useGlobalStats)" }
+
+    func forwardPrimitive() -> Primitive {
+        DNNL.shared.primitive(key: "bn.fwd" + key) {
+            var desc = dnnl_batch_normalization_desc_t()
+            var data = dataDesc
+            DNNL.check(dnnl_batch_normalization_forward_desc_init(&desc, dnnl_forward_training, &data, epsilon, flags), op: "batchNorm \(key)")
+            return DNNL.shared.primitive(op: "batchNorm.forward", desc: &desc)
+        }
+    }
+
+    func backwardPrimitive() -> Primitive {
+        DNNL.shared.primitive(key: "bn.bwd" + key) {
+            var desc = dnnl_batch_normalization_desc_t()
+            var data = dataDesc, diff = dataDesc
+            DNNL.check(dnnl_batch_normalization_backward_desc_init(&desc, dnnl_backward, &diff, &data, epsilon, flags),
+                       op: "batchNorm backward \(key)")
+            return DNNL.shared.primitive(op: "batchNorm.backward", desc: &desc, hint: forwardPrimitive())
+        }
+    }
+}
+
+extension Kernels {
+    /// Batch normalisation forward. In training mode (`runningMean == nil`) it returns the
+    /// batch mean and biased variance it used; in inference mode it uses the given statistics.
+    public static func batchNorm(_ x: Tensor, gamma: Tensor, beta: Tensor, mean: Tensor?, variance: Tensor?,
+                                 epsilon: Float) -> (output: Tensor, mean: Tensor, variance: Tensor) {
+        let global = mean != nil
+        let g = BatchNormGeometry(shape: x.shape, epsilon: epsilon, useGlobalStats: global)
+        for (name, t) in [("gamma", gamma), ("beta", beta)] + (global ? [("mean", mean!), ("variance", variance!)] : []) where t.shape != [g.channels] {
+            EngineError.shapeMismatch(op: "batchNorm", shapes: [x.shape, t.shape], reason: "\(name) must be [\(g.channels)], one value per channel").trap()
+        }
+        KernelStats.record("batchNorm.forward")
+        let prim = g.forwardPrimitive()
+        var y = Tensor.zeros(x.shape)
+        var m = mean ?? Tensor.zeros([g.channels]), v = variance ?? Tensor.zeros([g.channels])
+        x.withUnsafeBufferPointer { px in
+            gamma.withUnsafeBufferPointer { pg in
+                beta.withUnsafeBufferPointer { pb in
+                    y.withUnsafeMutableBufferPointer { py in
+                        m.withUnsafeMutableBufferPointer { pm in
+                            v.withUnsafeMutableBufferPointer { pv in
+                                prim.execute([(Arg.src, g.dataDesc, rawInput(px)), (Arg.dst, g.dataDesc, UnsafeMutableRawPointer(py.baseAddress!)),
+                                              (Arg.scale, g.channelDesc, rawInput(pg)), (Arg.shift, g.channelDesc, rawInput(pb)),
+                                              (Arg.mean, g.channelDesc, UnsafeMutableRawPointer(pm.baseAddress!)),
+                                              (Arg.variance, g.channelDesc, UnsafeMutableRawPointer(pv.baseAddress!))])
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return (y, m, v)
+    }
+
+    /// Batch normalisation backward: gradients for the input, gamma and beta. `mean` and
+    /// `variance` are the statistics the forward pass used; `inference` says whether they
+    /// were running statistics (then they are constants and the input gradient is a scaling). oneDNN reads `beta` too, though the
+    /// gradients do not depend on it.
+    public static func batchNormBackward(_ dy: Tensor, x: Tensor, gamma: Tensor, beta: Tensor, mean: Tensor, variance: Tensor,
+                                         epsilon: Float, inference: Bool) -> (input: Tensor, gamma: Tensor, beta: Tensor) {
+        let g = BatchNormGeometry(shape: x.shape, epsilon: epsilon, useGlobalStats: inference)
+        KernelStats.record("batchNorm.backward")
+        let prim = g.backwardPrimitive()
+        var dx = Tensor.zeros(x.shape), dgamma = Tensor.zeros([g.channels]), dbeta = Tensor.zeros([g.channels])
+        x.withUnsafeBufferPointer { px in
+            dy.withUnsafeBufferPointer { pdy in
+                gamma.withUnsafeBufferPointer { pg in
+                  beta.withUnsafeBufferPointer { pb in
+                    mean.withUnsafeBufferPointer { pm in
+                        variance.withUnsafeBufferPointer { pv in
+                            dx.withUnsafeMutableBufferPointer { pdx in
+                                dgamma.withUnsafeMutableBufferPointer { pdg in
+                                    dbeta.withUnsafeMutableBufferPointer { pdb in
+                                        prim.execute([(Arg.src, g.dataDesc, rawInput(px)), (Arg.diffDst, g.dataDesc, rawInput(pdy)),
+                                                      (Arg.scale, g.channelDesc, rawInput(pg)), (Arg.shift, g.channelDesc, rawInput(pb)),
+                                                      (Arg.mean, g.channelDesc, rawInput(pm)), (Arg.variance, g.channelDesc, rawInput(pv)),
+                                                      (Arg.diffSrc, g.dataDesc, UnsafeMutableRawPointer(pdx.baseAddress!)),
+                                                      (Arg.diffScale, g.channelDesc, UnsafeMutableRawPointer(pdg.baseAddress!)),
+                                                      (Arg.diffShift, g.channelDesc, UnsafeMutableRawPointer(pdb.baseAddress!))])
+                                    }
+                                }
+                            }
+                        }
+                    }
+                  }
+                }
+            }
+        }
+        return (dx, dgamma, dbeta)
+    }
+}
+
+extension Kernels {
+    /// PyTorch's running-statistics update after a training step:
+    /// `running = (1 - momentum) * running + momentum * batch`, where the batch variance is
+    /// made unbiased (`var * m / (m - 1)`, `m` the number of values per channel).
+    public static func updateRunningStatistics(mean running: inout Tensor, variance runningVar: inout Tensor,
+                                               batchMean: Tensor, batchVariance: Tensor, valuesPerChannel m: Int,
+                                               momentum: Float) {
+        let unbias = m > 1 ? Float(m) / Float(m - 1) : 1
+        running = running * (1 - momentum) + batchMean * momentum
+        runningVar = runningVar * (1 - momentum) + batchVariance * (momentum * unbias)
+    }
+}

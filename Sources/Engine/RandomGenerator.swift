@@ -1,0 +1,89 @@
+import Foundation
+
+/// The one random number generator behind every random choice in Graft.
+///
+/// xoshiro256** (Blackman & Vigna, 2018) seeded through SplitMix64, so any 64-bit seed gives a
+/// well-mixed state. Uniform floats take the top 24 bits of a draw; normals use the
+/// Box–Muller transform on two uniforms (both results are used). The same seed always
+/// produces the same sequence on every machine. `split()` derives an independent stream
+/// (for a loader thread or an augmentation) without disturbing reproducibility.
+public struct RandomGenerator: RandomNumberGenerator, Sendable {
+    private var state: (UInt64, UInt64, UInt64, UInt64)
+    private var spareNormal: Float?
+
+    public init(seed: UInt64) {
+        var sm = seed
+        func splitMix() -> UInt64 {
+            sm &+= 0x9E37_79B9_7F4A_7C15
+            var z = sm
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        state = (splitMix(), splitMix(), splitMix(), splitMix())
+    }
+
+    public mutating func next() -> UInt64 {
+        let result = rotl(state.1 &* 5, 7) &* 9
+        let t = state.1 << 17
+        state.2 ^= state.0
+        state.3 ^= state.1
+        state.1 ^= state.2
+        state.0 ^= state.3
+        state.2 ^= t
+        state.3 = rotl(state.3, 45)
+        return result
+    }
+
+    @inline(__always) private func rotl(_ x: UInt64, _ k: UInt64) -> UInt64 { (x << k) | (x >> (64 - k)) }
+
+    /// A uniform float in [0, 1).
+    public mutating func nextUniform() -> Float {
+        Float(next() >> 40) * (1.0 / 16_777_216.0)
+    }
+
+    /// A standard normal float (Box–Muller).
+    public mutating func nextNormal() -> Float {
+        if let spare = spareNormal {
+            spareNormal = nil
+            return spare
+        }
+        // u1 in (0, 1] so that log(u1) is finite.
+        let u1 = 1 - Double(next() >> 11) * (1.0 / 9_007_199_254_740_992.0)
+        let u2 = Double(next() >> 11) * (1.0 / 9_007_199_254_740_992.0)
+        let radius = (-2 * Foundation.log(u1)).squareRoot()
+        spareNormal = Float(radius * sin(2 * .pi * u2))
+        return Float(radius * cos(2 * .pi * u2))
+    }
+
+    /// A new generator whose stream is independent of this one's; advances this one once.
+    public mutating func split() -> RandomGenerator {
+        RandomGenerator(seed: next())
+    }
+}
+
+extension Tensor {
+    /// Independent draws from N(mean, std²).
+    public static func randomNormal(_ shape: [Int], mean: Float = 0, std: Float = 1,
+                                    using rng: inout RandomGenerator) -> Tensor {
+        Tensor(shape: shape) { buffer in
+            for i in buffer.indices { buffer[i] = mean + std * rng.nextNormal() }
+        }
+    }
+
+    /// Independent draws from U[low, high).
+    public static func randomUniform(_ shape: [Int], low: Float = 0, high: Float = 1,
+                                     using rng: inout RandomGenerator) -> Tensor {
+        Tensor(shape: shape) { buffer in
+            for i in buffer.indices { buffer[i] = low + (high - low) * rng.nextUniform() }
+        }
+    }
+
+    /// Independent Bernoulli draws: 1 with probability `p`, else 0.
+    public static func randomBernoulli(_ shape: [Int], p: Float, using rng: inout RandomGenerator) -> Tensor {
+        ensure(p >= 0 && p <= 1, "randomBernoulli: probability \(p) is outside [0, 1]")
+        return Tensor(shape: shape) { buffer in
+            for i in buffer.indices { buffer[i] = rng.nextUniform() < p ? 1 : 0 }
+        }
+    }
+}

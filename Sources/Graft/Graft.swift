@@ -1,0 +1,7 @@
+// The umbrella module: `import Graft` brings in every library module.
+@_exported import Engine
+@_exported import Layers
+@_exported import Optimizers
+@_exported import Vision
+@_exported import Zoo
+@_exported import Transfer

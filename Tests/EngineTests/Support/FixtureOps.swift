@@ -1,0 +1,33 @@
+import Engine
+
+/// Runs a fixture case's op on Graft's autodiff ops; returns the main output "y".
+func runFixtureOp(_ c: FixtureCase, _ v: [String: Variable]) -> Variable {
+    switch c.op {
+    case "conv2d":
+        return conv2d(v["x"]!, v["w"]!, bias: v["b"], stride: c.pair("stride"), padding: c.padding,
+                      dilation: c.pair("dilation"), groups: c.int("groups"))
+    case "maxpool2d": return maxPool2d(v["x"]!, pool: c.pair("pool"), stride: c.pair("stride"), padding: c.padding)
+    case "avgpool2d": return avgPool2d(v["x"]!, pool: c.pair("pool"), stride: c.pair("stride"), padding: c.padding)
+    case "global_avg_pool": return globalAvgPool(v["x"]!)
+    case "batchnorm":
+        let stats = c.bool("training") ? nil : (v["running_mean"]!.value, v["running_var"]!.value)
+        return batchNorm(v["x"]!, gamma: v["gamma"]!, beta: v["beta"]!, statistics: stats, epsilon: c.float("eps")).output
+    case "relu": return relu(v["x"]!)
+    case "leaky_relu": return leakyReLU(v["x"]!, alpha: c.float("alpha"))
+    case "elu": return elu(v["x"]!, alpha: c.float("alpha"))
+    case "sigmoid": return sigmoid(v["x"]!)
+    case "tanh": return tanh(v["x"]!)
+    case "softmax": return softmax(v["x"]!, axis: c.int("axis"))
+    case "log_softmax": return logSoftmax(v["x"]!, axis: c.int("axis"))
+    case "matmul": return matmul(v["a"]!, v["b"]!)
+    case "linear": return linear(v["x"]!, v["w"]!, bias: v["b"])
+    case "add": return v["a"]! + v["b"]!
+    case "sub": return v["a"]! - v["b"]!
+    case "mul": return v["a"]! * v["b"]!
+    case "div": return v["a"]! / v["b"]!
+    case "sum": return v["x"]!.sum(axes: c.ints("axes"), keepDims: c.bool("keepdims"))
+    case "mean": return v["x"]!.mean(axes: c.ints("axes"), keepDims: c.bool("keepdims"))
+    case "max": return v["x"]!.max(axes: c.ints("axes"), keepDims: c.bool("keepdims"))
+    default: fatalError("fixture op \(c.op) has no Graft mapping")
+    }
+}
