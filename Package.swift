@@ -43,7 +43,7 @@ let package = Package(
 
         .testTarget(name: "EngineTests", dependencies: ["Engine"], exclude: ["Fixtures"],
                     swiftSettings: optimisedInDebug),
-        .testTarget(name: "SystemLibraryTests", dependencies: ["Engine", "Vision", "Zoo"]),
+        .testTarget(name: "SystemLibraryTests", dependencies: ["CHDF5", "CPNG", "CTurboJPEG"]),
     ],
     swiftLanguageModes: [.v5]
 )

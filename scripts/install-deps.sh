@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Graft needs, only those that are missing.
+#   libdnnl-dev        oneDNN, the compute kernels
+#   libhdf5-dev        HDF5 weight files
+#   libpng-dev         PNG decode/encode
+#   libturbojpeg0-dev  JPEG decode
+#   pkg-config         lets SwiftPM find HDF5, libpng and TurboJPEG
+set -euo pipefail
+
+packages=(libdnnl-dev libhdf5-dev libpng-dev libturbojpeg0-dev pkg-config "$@")
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "Installing: ${missing[*]}"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
