@@ -33,3 +33,18 @@ let convFlops = 2.0 * 8 * 14 * 14 * 256 * 256 * 9
 measure("conv 3x3 8x14x14x256 -> 256 forward", flops: convFlops) { _ = Kernels.conv2d(x, w, bias: nil, geometry: g) }
 measure("conv 3x3 8x14x14x256 -> 256 backward data", flops: convFlops) { _ = Kernels.conv2dBackwardData(dy, w, geometry: g) }
 measure("conv 3x3 8x14x14x256 -> 256 backward weights", flops: convFlops) { _ = Kernels.conv2dBackwardWeights(x, dy, bias: false, geometry: g) }
+
+// Graft's own elementwise loops (split over Threads.count): memory-bound, so GB/s.
+let big1 = Tensor.randomNormal([1 << 24], using: &rng), big2 = Tensor.randomNormal([1 << 24], using: &rng)
+func measureBandwidth(_ name: String, bytes: Double, _ body: () -> Void) {
+    body()
+    var best = Double.infinity
+    for _ in 0..<5 {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        body()
+        best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+    }
+    print(name.padding(toLength: 48, withPad: " ", startingAt: 0) + String(format: "%8.2f ms  %7.1f GB/s", best * 1e3, bytes / best / 1e9))
+}
+measureBandwidth("elementwise a + b, 16M floats", bytes: 3 * 4 * Double(1 << 24)) { _ = big1 + big2 }
+measureBandwidth("relu (oneDNN eltwise), 16M floats", bytes: 2 * 4 * Double(1 << 24)) { _ = Kernels.activation(big1, .relu) }

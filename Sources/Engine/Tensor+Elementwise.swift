@@ -5,11 +5,13 @@ import Foundation
 
 extension Tensor {
     /// Applies `f` to every element.
-    @inlinable
+    /// Large tensors are split over `Threads.count` threads; `f` must be pure.
     public func map(_ f: (Float) -> Float) -> Tensor {
         withUnsafeBufferPointer { src in
             Tensor(shape: shape) { dst in
-                for i in dst.indices { dst[i] = f(src[i]) }
+                Threads.parallelFor(dst.count) { range in
+                    for i in range { dst[i] = f(src[i]) }
+                }
             }
         }
     }
@@ -22,7 +24,9 @@ extension Tensor {
         return withUnsafeBufferPointer { a in
             other.withUnsafeBufferPointer { b in
                 Tensor(shape: shape) { dst in
-                    for i in dst.indices { dst[i] = f(a[i], b[i]) }
+                    Threads.parallelFor(dst.count) { range in
+                        for i in range { dst[i] = f(a[i], b[i]) }
+                    }
                 }
             }
         }
@@ -116,7 +120,9 @@ extension Tensor {
         }
         other.withUnsafeBufferPointer { src in
             withUnsafeMutableBufferPointer { dst in
-                for i in dst.indices { dst[i] += scale * src[i] }
+                Threads.parallelFor(dst.count) { range in
+                    for i in range { dst[i] += scale * src[i] }
+                }
             }
         }
     }
