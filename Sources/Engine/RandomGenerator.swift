@@ -87,3 +87,19 @@ extension Tensor {
         }
     }
 }
+
+/// The process-wide seed behind layers' default initialisation and dropout masks.
+///
+/// `Random.seed(s)` resets it; every layer built afterwards takes its own stream from it
+/// (`Random.makeGenerator()`), so the same seed and the same construction order give the
+/// same weights and masks. Code that wants no global state passes its own generator.
+public enum Random {
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var generator = RandomGenerator(seed: 0)
+
+    /// Restarts the global stream from `seed`.
+    public static func seed(_ seed: UInt64) { lock.withLock { generator = RandomGenerator(seed: seed) } }
+
+    /// A new independent generator split from the global stream.
+    public static func makeGenerator() -> RandomGenerator { lock.withLock { generator.split() } }
+}

@@ -107,3 +107,44 @@ extension Tensor {
         return Tensor(shape: outShape, scalars: result)
     }
 }
+
+extension Tensor {
+    /// Zero padding of the spatial axes of NHWC `[n, h, w, c]`:
+    /// `[n, h + top + bottom, w + left + right, c]`.
+    public func padded2d(top: Int, bottom: Int, left: Int, right: Int) -> Tensor {
+        ensure(rank == 4 && Swift.min(top, bottom, left, right) >= 0,
+               "zeroPad2d: expects an NHWC input and non-negative padding, got \(shape) and [\(top), \(bottom), \(left), \(right)]")
+        let (n, h, w, c) = (shape[0], shape[1], shape[2], shape[3])
+        let (oh, ow) = (h + top + bottom, w + left + right)
+        var out = Tensor.zeros([n, oh, ow, c])
+        withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                for b in 0..<n {
+                    for y in 0..<h {
+                        let from = (b * h + y) * w * c, to = ((b * oh + y + top) * ow + left) * c
+                        for i in 0..<(w * c) { dst[to + i] = src[from + i] }
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// The inverse of `padded2d`: removes `top`/`bottom` rows and `left`/`right` columns.
+    public func cropped2d(top: Int, bottom: Int, left: Int, right: Int) -> Tensor {
+        ensure(rank == 4 && shape[1] > top + bottom && shape[2] > left + right,
+               "crop2d: cannot remove [\(top), \(bottom), \(left), \(right)] from \(shape)")
+        let (n, h, w, c) = (shape[0], shape[1], shape[2], shape[3])
+        let (oh, ow) = (h - top - bottom, w - left - right)
+        return withUnsafeBufferPointer { src in
+            Tensor(shape: [n, oh, ow, c]) { dst in
+                for b in 0..<n {
+                    for y in 0..<oh {
+                        let from = ((b * h + y + top) * w + left) * c, to = (b * oh + y) * ow * c
+                        for i in 0..<(ow * c) { dst[to + i] = src[from + i] }
+                    }
+                }
+            }
+        }
+    }
+}

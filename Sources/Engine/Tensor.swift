@@ -98,3 +98,23 @@ extension Collection where Element == Int {
     /// The product of the elements (1 when empty): the element count of a shape.
     public var product: Int { reduce(1, *) }
 }
+
+extension Tensor: Codable {
+    private enum CodingKeys: String, CodingKey { case shape, scalars }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let shape = try c.decode([Int].self, forKey: .shape), scalars = try c.decode([Float].self, forKey: .scalars)
+        guard shape.product == scalars.count, shape.allSatisfy({ $0 >= 0 }) else {
+            throw DecodingError.dataCorruptedError(forKey: .scalars, in: c,
+                debugDescription: "tensor of shape \(shape) needs \(shape.product) values, found \(scalars.count)")
+        }
+        self.init(shape: shape, scalars: scalars)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(shape, forKey: .shape)
+        try c.encode(scalars, forKey: .scalars)
+    }
+}

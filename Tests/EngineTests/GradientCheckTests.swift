@@ -1,4 +1,5 @@
 import Engine
+import TestSupport
 import XCTest
 
 /// Every differentiable op's backward against central differences (tolerances in

@@ -1,4 +1,5 @@
 import Engine
+import TestSupport
 import XCTest
 
 /// Every engine op against PyTorch (fixtures from scripts/fixtures/engine_ops.py, computed in

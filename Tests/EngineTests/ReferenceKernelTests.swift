@@ -1,4 +1,5 @@
 import Engine
+import TestSupport
 import XCTest
 
 /// oneDNN kernels against the loop references on random configurations (seeded), within

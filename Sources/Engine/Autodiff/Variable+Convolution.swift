@@ -54,3 +54,10 @@ public func globalMaxPool(_ x: Variable) -> Variable {
     ensure(x.shape.count == 4, "globalMaxPool: expects an NHWC input of rank 4, got \(x.shape)")
     return x.max(axes: [1, 2])
 }
+
+/// Zero padding of NHWC height and width (Keras ZeroPadding2D); backward crops.
+public func zeroPad2d(_ x: Variable, top: Int, bottom: Int, left: Int, right: Int) -> Variable {
+    Variable.record("zeroPad2d", [x], value: x.value.padded2d(top: top, bottom: bottom, left: left, right: right)) { g in
+        [g.cropped2d(top: top, bottom: bottom, left: left, right: right)]
+    }
+}

@@ -16,8 +16,13 @@ public final class Variable {
     /// The accumulated gradient of the last `backward()` (nil before one has reached it).
     public var grad: Tensor?
     /// Whether gradients flow to this value (true for trainable leaves and everything
-    /// computed from one).
-    public let requiresGrad: Bool
+    /// computed from one). Settable on leaves only: freezing a parameter clears it.
+    public var requiresGrad: Bool {
+        didSet {
+            ensure(node == nil || requiresGrad == oldValue,
+                   "Variable.requiresGrad: only leaves can change it; this value was computed by \(node?.op ?? "")")
+        }
+    }
     /// The op that produced this value; nil for leaves and for values that need no gradient.
     let node: Node?
 
@@ -66,6 +71,14 @@ public enum Autodiff {
 }
 
 extension Variable {
+    /// Defines a differentiable op outside the engine (losses, custom layers): `value` is the
+    /// forward result and `backward` maps the output gradient to one gradient per input
+    /// (nil where `requiresGrad` is false). Nothing is recorded when no input needs a gradient.
+    public static func operation(_ op: String, inputs: [Variable], value: Tensor,
+                                 backward: @escaping (Tensor) -> [Tensor?]) -> Variable {
+        record(op, inputs, value: value, backward: backward)
+    }
+
     /// Builds the result of an op. `backward` is only kept when some input requires a
     /// gradient and recording is on; it must return one entry per input, in order, and may
     /// return nil for inputs with `requiresGrad == false` (it should skip computing those).

@@ -1,4 +1,5 @@
 import Engine
+import TestSupport
 
 /// Runs a fixture case's op on Graft's autodiff ops; returns the main output "y".
 func runFixtureOp(_ c: FixtureCase, _ v: [String: Variable]) -> Variable {

@@ -7,25 +7,37 @@ import XCTest
 /// tolerance is `|numeric - analytic| <= atol + rtol * |analytic|` with `rtol = 1e-2`,
 /// `atol = 2e-3` unless a test states otherwise. Each input listed in `differentiable`
 /// becomes a leaf with `requiresGrad`; the others are constants.
-func checkGradients(_ name: String, inputs: [String: Tensor], differentiable: [String], upstream: Tensor? = nil,
-                    eps: Float = 1e-2, rtol: Float = 1e-2, atol: Float = 2e-3,
-                    file: StaticString = #filePath, line: UInt = #line,
-                    _ f: ([String: Variable]) -> Variable) {
-    func variables(_ values: [String: Tensor], grad: Bool) -> [String: Variable] {
-        values.reduce(into: [:]) { $0[$1.key] = Variable($1.value, requiresGrad: grad && differentiable.contains($1.key)) }
+public func checkGradients(_ name: String, inputs: [String: Tensor], differentiable: [String], upstream: Tensor? = nil,
+                           eps: Float = 1e-2, rtol: Float = 1e-2, atol: Float = 2e-3,
+                           file: StaticString = #filePath, line: UInt = #line,
+                           _ f: ([String: Variable]) -> Variable) {
+    checkGradients(name, inputs: inputs, differentiable: differentiable, upstream: upstream, eps: eps, rtol: rtol, atol: atol,
+                   file: file, line: line) { values, recording in
+        let vars = values.reduce(into: [String: Variable]()) {
+            $0[$1.key] = Variable($1.value, requiresGrad: recording && differentiable.contains($1.key))
+        }
+        return (f(vars), { vars[$0]?.grad })
     }
-    let vars = variables(inputs, grad: true)
-    let y = f(vars)
+}
+
+/// The general form: `build(values, recording)` runs the computation on `values` and returns
+/// its output with a way to read each input's gradient after `backward()` (for inputs that
+/// live inside a layer as parameters). With `recording == false` it only needs the value.
+public func checkGradients(_ name: String, inputs: [String: Tensor], differentiable: [String], upstream: Tensor? = nil,
+                           eps: Float = 1e-2, rtol: Float = 1e-2, atol: Float = 2e-3,
+                           file: StaticString = #filePath, line: UInt = #line,
+                           build: ([String: Tensor], Bool) -> (y: Variable, grad: (String) -> Tensor?)) {
+    let (y, gradient) = build(inputs, true)
     var rng = RandomGenerator(seed: 7)
     let u = upstream ?? Tensor.randomNormal(y.shape, using: &rng)
     y.backward(seed: u)
 
     func loss(_ values: [String: Tensor]) -> Double {
-        let out = Autodiff.withoutGradients { f(variables(values, grad: false)).value }
+        let out = Autodiff.withoutGradients { build(values, false).y.value }
         return zip(out.scalars, u.scalars).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
     }
     for key in differentiable {
-        guard let analytic = vars[key]!.grad else {
+        guard let analytic = gradient(key) else {
             XCTFail("\(name): no gradient reached \(key)", file: file, line: line); continue
         }
         var worst: (Int, Float, Float)? = nil
@@ -44,7 +56,7 @@ func checkGradients(_ name: String, inputs: [String: Tensor], differentiable: [S
 }
 
 /// Asserts elementwise closeness within `atol + rtol * |expected|`, naming the worst element.
-func assertClose(_ actual: Tensor, _ expected: Tensor, rtol: Float = 1e-4, atol: Float = 1e-5, _ message: String,
+public func assertClose(_ actual: Tensor, _ expected: Tensor, rtol: Float = 1e-4, atol: Float = 1e-5, _ message: String,
                  file: StaticString = #filePath, line: UInt = #line) {
     guard actual.shape == expected.shape else {
         XCTFail("\(message): shape \(actual.shape) vs expected \(expected.shape)", file: file, line: line); return

@@ -1,0 +1,62 @@
+/// Max pooling over NHWC windows; padded cells count as -infinity.
+public final class MaxPool2D: Module {
+    public let pool: (Int, Int), stride: (Int, Int), padding: Padding
+
+    public init(_ pool: Int = 2, stride: Int? = nil, padding: Padding = .valid) {
+        self.pool = (pool, pool)
+        self.stride = (stride ?? pool, stride ?? pool)
+        self.padding = padding
+    }
+
+    public override func callAsFunction(_ x: Variable) -> Variable { maxPool2d(x, pool: pool, stride: stride, padding: padding) }
+    public override var summary: String { "MaxPool2D(\(pool.0)x\(pool.1), stride \(stride.0), \(padding))" }
+}
+
+/// Average pooling over NHWC windows; padded cells are left out of each average (Keras).
+public final class AvgPool2D: Module {
+    public let pool: (Int, Int), stride: (Int, Int), padding: Padding
+
+    public init(_ pool: Int = 2, stride: Int? = nil, padding: Padding = .valid) {
+        self.pool = (pool, pool)
+        self.stride = (stride ?? pool, stride ?? pool)
+        self.padding = padding
+    }
+
+    public override func callAsFunction(_ x: Variable) -> Variable { avgPool2d(x, pool: pool, stride: stride, padding: padding) }
+    public override var summary: String { "AvgPool2D(\(pool.0)x\(pool.1), stride \(stride.0), \(padding))" }
+}
+
+/// The mean over height and width: `[n, h, w, c] -> [n, c]`.
+public final class GlobalAvgPool: Module {
+    public override init() {}
+    public override func callAsFunction(_ x: Variable) -> Variable { globalAvgPool(x) }
+}
+
+/// The maximum over height and width: `[n, h, w, c] -> [n, c]`.
+public final class GlobalMaxPool: Module {
+    public override init() {}
+    public override func callAsFunction(_ x: Variable) -> Variable { globalMaxPool(x) }
+}
+
+/// `[n, ...] -> [n, product]`, in NHWC order (h, then w, then c).
+public final class Flatten: Module {
+    public override init() {}
+    public override func callAsFunction(_ x: Variable) -> Variable { x.flattenedBatch() }
+}
+
+/// Zero padding of height and width (Keras ZeroPadding2D).
+public final class ZeroPadding2D: Module {
+    public let top: Int, bottom: Int, left: Int, right: Int
+
+    public init(top: Int, bottom: Int, left: Int, right: Int) {
+        self.top = top; self.bottom = bottom; self.left = left; self.right = right
+    }
+
+    public convenience init(_ p: Int) { self.init(top: p, bottom: p, left: p, right: p) }
+
+    public override func callAsFunction(_ x: Variable) -> Variable {
+        zeroPad2d(x, top: top, bottom: bottom, left: left, right: right)
+    }
+
+    public override var summary: String { "ZeroPadding2D(\(top), \(bottom), \(left), \(right))" }
+}

@@ -1,0 +1,128 @@
+import Foundation
+
+/// Parameters that share a learning rate, weight decay and penalty: discriminative learning
+/// rates for fine-tuning give the backbone a smaller rate than the new head.
+public struct ParameterGroup {
+    public var parameters: [(key: String, parameter: Parameter)]
+    public var learningRate: Float
+    public var weightDecay: Float
+    /// An explicit penalty added to the loss by `Optimizer.penalty()` (L1, L2, elastic net).
+    public var regularizer: Regularizer?
+
+    public init(_ parameters: [(key: String, parameter: Parameter)], learningRate: Float, weightDecay: Float = 0,
+                regularizer: Regularizer? = nil) {
+        self.parameters = parameters
+        self.learningRate = learningRate
+        self.weightDecay = weightDecay
+        self.regularizer = regularizer
+    }
+}
+
+/// What every optimiser offers, whatever its rule (for trainers that hold one of any kind).
+public protocol GradientOptimizer: AnyObject {
+    var groups: [ParameterGroup] { get set }
+    /// Scales every group's learning rate; schedules set it (1 = the groups' own rates).
+    var learningRateFactor: Float { get set }
+    var stepCount: Int { get }
+    func step()
+    func zeroGrad()
+    func penalty() -> Variable?
+    func stateData() throws -> Data
+    func restoreState(_ data: Data) throws
+}
+
+/// Applies an `UpdateRule` to parameter groups.
+///
+/// Only parameters that are trainable when `step()` runs and have a gradient are updated,
+/// so freezing a module after building the optimiser removes it from the updates. Buffers
+/// are never parameters and never reach an optimiser.
+public final class Optimizer<Rule: UpdateRule>: GradientOptimizer {
+    public var rule: Rule
+    public var groups: [ParameterGroup]
+    public var learningRateFactor: Float = 1
+    public private(set) var stepCount = 0
+    private var slots: [String: Slot] = [:]
+
+    struct Slot: Codable {
+        var step: Int
+        var state: Rule.State
+    }
+
+    public init(_ rule: Rule, groups: [ParameterGroup]) {
+        var seen = Set<String>()
+        for group in groups {
+            for (key, _) in group.parameters {
+                ensure(seen.insert(key).inserted, "Optimizer: parameter \(key) appears in two groups")
+            }
+        }
+        self.rule = rule
+        self.groups = groups
+    }
+
+    /// One group with every given parameter (typically `model.trainableParameters`).
+    public convenience init(_ rule: Rule, parameters: [(key: String, parameter: Parameter)], learningRate: Float,
+                            weightDecay: Float = 0) {
+        self.init(rule, groups: [ParameterGroup(parameters, learningRate: learningRate, weightDecay: weightDecay)])
+    }
+
+    public func step() {
+        stepCount += 1
+        for group in groups {
+            for (key, parameter) in group.parameters where parameter.trainable {
+                guard let gradient = parameter.grad else { continue }
+                var slot = slots[key] ?? Slot(step: 0, state: rule.initialState(for: parameter.value))
+                slot.step += 1
+                var value = parameter.value
+                rule.update(&value, gradient: gradient, state: &slot.state,
+                            context: StepContext(learningRate: group.learningRate * learningRateFactor,
+                                                 weightDecay: group.weightDecay, step: slot.step))
+                parameter.value = value
+                slots[key] = slot
+            }
+        }
+    }
+
+    public func zeroGrad() {
+        for group in groups { for (_, p) in group.parameters { p.grad = nil } }
+    }
+
+    /// The groups' explicit penalties summed (nil when no group has one); add it to the loss.
+    public func penalty() -> Variable? {
+        let terms = groups.compactMap { group in group.regularizer?.penalty(group.parameters.map(\.parameter)) }
+        return terms.dropFirst().reduce(terms.first) { $0! + $1 }
+    }
+
+    private struct Saved: Codable {
+        var stepCount: Int
+        var learningRateFactor: Float
+        var slots: [String: Slot]
+    }
+
+    /// The optimiser's state (step counts, moments, factor) as JSON, keyed by parameter key.
+    public func stateData() throws -> Data {
+        try JSONEncoder().encode(Saved(stepCount: stepCount, learningRateFactor: learningRateFactor, slots: slots))
+    }
+
+    /// Restores `stateData()`; every saved key must belong to a parameter of this optimiser
+    /// with the same shape.
+    public func restoreState(_ data: Data) throws {
+        let saved = try JSONDecoder().decode(Saved.self, from: data)
+        let known = Set(groups.flatMap { $0.parameters.map(\.key) })
+        if let stray = saved.slots.keys.first(where: { !known.contains($0) }) {
+            throw OptimizerError.unknownParameter(stray)
+        }
+        stepCount = saved.stepCount
+        learningRateFactor = saved.learningRateFactor
+        slots = saved.slots
+    }
+}
+
+public enum OptimizerError: Error, CustomStringConvertible {
+    case unknownParameter(String)
+    public var description: String {
+        switch self {
+        case let .unknownParameter(key):
+            return "optimizer state names parameter \(key), which this optimizer does not hold; was it saved for another model?"
+        }
+    }
+}

@@ -1,0 +1,102 @@
+import Foundation
+
+/// A learning-rate schedule as a factor of the base rate after `step` optimiser steps
+/// (`lr = base · factor(step)`), the form of PyTorch's `lr_scheduler`s.
+public protocol LearningRateSchedule: Sendable {
+    func factor(at step: Int) -> Float
+}
+
+public struct ConstantSchedule: LearningRateSchedule {
+    public init() {}
+    public func factor(at step: Int) -> Float { 1 }
+}
+
+/// `gamma^floor(step / every)` (PyTorch `StepLR`).
+public struct StepDecay: LearningRateSchedule {
+    public var every: Int, gamma: Float
+    public init(every: Int, gamma: Float = 0.1) { self.every = every; self.gamma = gamma }
+    public func factor(at step: Int) -> Float { Float(Foundation.pow(Double(gamma), Double(step / every))) }
+}
+
+/// `gamma^step` (PyTorch `ExponentialLR`).
+public struct ExponentialDecay: LearningRateSchedule {
+    public var gamma: Float
+    public init(gamma: Float) { self.gamma = gamma }
+    public func factor(at step: Int) -> Float { Float(Foundation.pow(Double(gamma), Double(step))) }
+}
+
+/// `1 / (1 + rate · step / every)` (Keras `InverseTimeDecay`, the notes' 1/t decay).
+public struct InverseTimeDecay: LearningRateSchedule {
+    public var rate: Float, every: Int
+    public init(rate: Float, every: Int = 1) { self.rate = rate; self.every = every }
+    public func factor(at step: Int) -> Float { 1 / (1 + rate * Float(step) / Float(every)) }
+}
+
+/// Cosine annealing (Loshchilov & Hutter, 2017) from 1 to `minimum` over `period` steps:
+/// `min + (1 - min)·(1 + cos(π·step/period))/2` (PyTorch `CosineAnnealingLR`'s closed form).
+public struct CosineDecay: LearningRateSchedule {
+    public var period: Int, minimum: Float
+    public init(period: Int, minimum: Float = 0) { self.period = period; self.minimum = minimum }
+    public func factor(at step: Int) -> Float {
+        Float(Double(minimum) + (1 - Double(minimum)) * (1 + Foundation.cos(Double.pi * Double(step) / Double(period))) / 2)
+    }
+}
+
+/// Linear warm-up from `start` to 1 over `steps` steps, then `then` (counted from the end of
+/// the warm-up). With a constant `then`, PyTorch's `LinearLR`.
+public struct LinearWarmup: LearningRateSchedule {
+    public var steps: Int, start: Float, then: any LearningRateSchedule
+    public init(steps: Int, start: Float = 0, then: any LearningRateSchedule = ConstantSchedule()) {
+        self.steps = steps; self.start = start; self.then = then
+    }
+    public func factor(at step: Int) -> Float {
+        step < steps ? start + (1 - start) * Float(step) / Float(steps) : then.factor(at: step - steps)
+    }
+}
+
+/// The one-cycle policy (Smith & Topin, 2019), PyTorch's `OneCycleLR` (two phases, cosine):
+/// from `1/divFactor` up to 1 over the first `warmupFraction` of `totalSteps`, then down to
+/// `1/(divFactor·finalDivFactor)`. Factors are relative to the maximum rate.
+public struct OneCycle: LearningRateSchedule {
+    public var totalSteps: Int, warmupFraction: Float, divFactor: Float, finalDivFactor: Float
+
+    public init(totalSteps: Int, warmupFraction: Float = 0.3, divFactor: Float = 25, finalDivFactor: Float = 1e4) {
+        self.totalSteps = totalSteps; self.warmupFraction = warmupFraction
+        self.divFactor = divFactor; self.finalDivFactor = finalDivFactor
+    }
+
+    public func factor(at step: Int) -> Float {
+        let initial = 1 / Double(divFactor), final = initial / Double(finalDivFactor)
+        let peak = Double(warmupFraction) * Double(totalSteps) - 1, end = Double(totalSteps) - 1
+        func anneal(_ from: Double, _ to: Double, _ pct: Double) -> Double { to + (from - to) / 2 * (1 + Foundation.cos(Double.pi * pct)) }
+        let s = Double(step)
+        return Float(s <= peak ? anneal(initial, 1, s / peak) : anneal(1, final, (s - peak) / (end - peak)))
+    }
+}
+
+/// Cuts the rate by `factor` when a monitored metric (lower is better) has not improved by
+/// a relative `threshold` for `patience` observations (PyTorch `ReduceLROnPlateau`, mode
+/// "min", relative threshold). Feed it with `observe(_:)` once per epoch.
+public final class ReduceOnPlateau {
+    public let factor: Float, patience: Int, threshold: Float, cooldown: Int, minimum: Float
+    public private(set) var current: Float = 1
+    private var best = Float.infinity, badEpochs = 0, cooldownLeft = 0
+
+    public init(factor: Float = 0.1, patience: Int = 10, threshold: Float = 1e-4, cooldown: Int = 0, minimum: Float = 0) {
+        self.factor = factor; self.patience = patience; self.threshold = threshold
+        self.cooldown = cooldown; self.minimum = minimum
+    }
+
+    /// Records the metric of an epoch; returns the (possibly reduced) factor.
+    @discardableResult
+    public func observe(_ metric: Float) -> Float {
+        if metric < best * (1 - threshold) { best = metric; badEpochs = 0 } else { badEpochs += 1 }
+        if cooldownLeft > 0 { cooldownLeft -= 1; badEpochs = 0 }
+        if badEpochs > patience {
+            current = Swift.max(current * factor, minimum)
+            cooldownLeft = cooldown
+            badEpochs = 0
+        }
+        return current
+    }
+}
