@@ -27,18 +27,21 @@ public struct SGD: UpdateRule {
     }
 }
 
-/// Adagrad (Duchi et al., 2011): `s += g²`, `p -= lr · g / (sqrt(s) + eps)`.
+/// Adagrad (Duchi et al., 2011): `s += g²`, `p -= lr_t · g / (sqrt(s) + eps)` with
+/// `lr_t = lr / (1 + (t - 1)·lrDecay)`, `s` starting at `initialAccumulator` (torch.optim.Adagrad).
 public struct Adagrad: UpdateRule {
-    public var epsilon: Float
-    public init(epsilon: Float = 1e-10) { self.epsilon = epsilon }
+    public var epsilon: Float, lrDecay: Float, initialAccumulator: Float
+    public init(epsilon: Float = 1e-10, lrDecay: Float = 0, initialAccumulator: Float = 0) {
+        self.epsilon = epsilon; self.lrDecay = lrDecay; self.initialAccumulator = initialAccumulator
+    }
 
     public struct State: Codable, Sendable { var sum: Tensor }
-    public func initialState(for parameter: Tensor) -> State { State(sum: .zeros(parameter.shape)) }
+    public func initialState(for parameter: Tensor) -> State { State(sum: .full(parameter.shape, initialAccumulator)) }
 
     public func update(_ p: inout Tensor, gradient: Tensor, state: inout State, context c: StepContext) {
         let g = gradient.withWeightDecay(c.weightDecay, of: p)
         state.sum = state.sum.zipMap(g) { $0 + $1 * $1 }
-        let (lr, eps) = (c.learningRate, epsilon)
+        let lr = c.learningRate / (1 + Float(c.step - 1) * lrDecay), eps = epsilon
         p = p.zipMap(g.zipMap(state.sum) { $0 / ($1.squareRoot() + eps) }) { $0 - lr * $1 }
     }
 }
