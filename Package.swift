@@ -25,11 +25,12 @@ let package = Package(
         .systemLibrary(name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5"),
         .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng"),
         .systemLibrary(name: "CTurboJPEG", path: "Sources/CTurboJPEG", pkgConfig: "libturbojpeg"),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
 
         .target(name: "Engine", dependencies: ["CDNNL"], swiftSettings: optimisedInDebug),
         .target(name: "Layers", dependencies: ["Engine"], swiftSettings: optimisedInDebug),
         .target(name: "Optimizers", dependencies: ["Layers"], swiftSettings: optimisedInDebug),
-        .target(name: "Vision", dependencies: ["Engine", "CPNG", "CTurboJPEG"], swiftSettings: optimisedInDebug),
+        .target(name: "Vision", dependencies: ["Engine", "CPNG", "CTurboJPEG", "CZlib"], swiftSettings: optimisedInDebug),
         .target(name: "Zoo", dependencies: ["Layers", "CHDF5"], swiftSettings: optimisedInDebug),
         .target(name: "Transfer", dependencies: ["Zoo", "Vision", "Optimizers"], swiftSettings: optimisedInDebug),
         .target(name: "Graft", dependencies: ["Engine", "Layers", "Optimizers", "Vision", "Zoo", "Transfer"]),
@@ -40,6 +41,7 @@ let package = Package(
         // Examples and benchmarks: run with `swift run -c release NAME`.
         .executableTarget(name: "TrainMLP", dependencies: ["Graft"], path: "Examples/TrainMLP"),
         .executableTarget(name: "EngineBenchmarks", dependencies: ["Graft"], path: "Examples/EngineBenchmarks"),
+        .executableTarget(name: "LeNetFashionMNIST", dependencies: ["Graft"], path: "Examples/LeNetFashionMNIST"),
 
         // Fixture loading and gradient checks shared by the test targets.
         .target(name: "TestSupport", dependencies: ["Engine"], path: "Tests/TestSupport", swiftSettings: optimisedInDebug),
@@ -49,6 +51,8 @@ let package = Package(
                     swiftSettings: optimisedInDebug),
         .testTarget(name: "OptimizersTests", dependencies: ["Optimizers", "TestSupport"], exclude: ["Fixtures"],
                     swiftSettings: optimisedInDebug),
+        .testTarget(name: "VisionTests", dependencies: ["Vision", "TestSupport"]),
+        .testTarget(name: "ZooTests", dependencies: ["Zoo", "TestSupport"]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CHDF5", "CPNG", "CTurboJPEG"]),
     ],
     swiftLanguageModes: [.v5]

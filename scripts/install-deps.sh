@@ -4,10 +4,12 @@
 #   libhdf5-dev        HDF5 weight files
 #   libpng-dev         PNG decode/encode
 #   libturbojpeg0-dev  JPEG decode
+#   zlib1g-dev         gzip-compressed dataset files
 #   pkg-config         lets SwiftPM find HDF5, libpng and TurboJPEG
+# Extra package names given as arguments are installed too (e.g. dataset-fashion-mnist).
 set -euo pipefail
 
-packages=(libdnnl-dev libhdf5-dev libpng-dev libturbojpeg0-dev pkg-config "$@")
+packages=(libdnnl-dev libhdf5-dev libpng-dev libturbojpeg0-dev zlib1g-dev pkg-config "$@")
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
