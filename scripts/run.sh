@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is missing, then runs Graft's main job. Until `finetune` lands this is the
-# most complete example: a small network trained from scratch on the engine.
+# most complete example: LeNet-5 trained from scratch on Fashion-MNIST (about 90% test
+# accuracy in 12 epochs, a minute or two on 2 cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install-deps.sh
-swift run -c release TrainMLP "$@"
+bash scripts/install-deps.sh dataset-fashion-mnist
+swift run -c release LeNetFashionMNIST "$@"

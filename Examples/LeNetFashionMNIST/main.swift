@@ -2,7 +2,7 @@
 // on Fashion-MNIST and reports test accuracy.
 //
 //   apt-get install dataset-fashion-mnist
-//   swift run -c release LeNetFashionMNIST [--epochs 10] [--seed 0] [--limit N]
+//   swift run -c release LeNetFashionMNIST [--epochs 12] [--seed 0] [--limit N]
 import Foundation
 import Graft
 
@@ -11,7 +11,7 @@ func option(_ name: String, _ fallback: Int) -> Int {
     guard let i = arguments.firstIndex(of: name), i + 1 < arguments.count, let v = Int(arguments[i + 1]) else { return fallback }
     return v
 }
-let epochs = option("--epochs", 10), seed = UInt64(option("--seed", 0)), limit = option("--limit", 60_000)
+let epochs = option("--epochs", 12), seed = UInt64(option("--seed", 0)), limit = option("--limit", 60_000)
 let batchSize = 64
 
 do {
@@ -28,8 +28,10 @@ do {
     var rng = RandomGenerator(seed: seed &+ 1)
     let model = LeNet5()
     print("LeNet-5 on Fashion-MNIST: \(trainX.shape[0]) training / \(testX.shape[0]) test images, \(model.parameterCount) parameters")
-    print("Adam lr 1e-3, batch \(batchSize), \(epochs) epochs, seed \(seed), \(Threads.count) threads")
-    let optimizer = Optimizer(Adam(), parameters: model.trainableParameters, learningRate: 1e-3)
+    let stepsPerEpoch = (trainX.shape[0] + batchSize - 1) / batchSize
+    let schedule = CosineDecay(period: epochs * stepsPerEpoch, minimum: 0.01)
+    print("Adam lr 2e-3 with cosine decay, batch \(batchSize), \(epochs) epochs, seed \(seed), \(Threads.count) threads")
+    let optimizer = Optimizer(Adam(), parameters: model.trainableParameters, learningRate: 2e-3)
 
     func accuracy(_ x: Tensor, _ labels: [Int]) -> Float {
         model.eval()
@@ -51,6 +53,7 @@ do {
         var totalLoss: Double = 0
         for start in stride(from: 0, to: order.count, by: batchSize) {
             let idx = Array(order[start..<min(start + batchSize, order.count)])
+            optimizer.learningRateFactor = schedule.factor(at: optimizer.stepCount)
             optimizer.zeroGrad()
             let loss = try softmaxCrossEntropy(logits: model(Variable(trainX.gather(batch: idx))), labels: idx.map { trainLabels[$0] })
             loss.backward()
