@@ -15,6 +15,18 @@ public enum LossError: Error, CustomStringConvertible {
     }
 }
 
+/// Checks that `logits` is `[n, k]` with one label in `0..<k` per row; returns `(n, k)`.
+private func checkLabels(_ loss: String, logits: Variable, labels: [Int]) throws -> (Int, Int) {
+    guard logits.shape.count == 2, logits.shape[0] == labels.count else {
+        throw LossError.shapeMismatch(loss: loss, predictions: logits.shape, targets: [labels.count])
+    }
+    let k = logits.shape[1]
+    if let (i, bad) = labels.enumerated().first(where: { $0.element < 0 || $0.element >= k }) {
+        throw LossError.labelOutOfRange(loss: loss, label: bad, index: i, classes: k)
+    }
+    return (logits.shape[0], k)
+}
+
 /// Softmax cross-entropy of `logits: [n, k]` against integer `labels`, averaged, computed
 /// from log-softmax (stable for any logit size). PyTorch's `F.cross_entropy` semantics:
 /// with `labelSmoothing = ε` the target is `(1 - ε)·onehot + ε/k`; with `classWeights: [k]`
@@ -23,13 +35,7 @@ public enum LossError: Error, CustomStringConvertible {
 public func softmaxCrossEntropy(logits: Variable, labels: [Int], labelSmoothing: Float = 0,
                                 classWeights: Tensor? = nil) throws -> Variable {
     let name = "softmaxCrossEntropy"
-    guard logits.shape.count == 2, logits.shape[0] == labels.count else {
-        throw LossError.shapeMismatch(loss: name, predictions: logits.shape, targets: [labels.count])
-    }
-    let (n, k) = (logits.shape[0], logits.shape[1])
-    if let (i, bad) = labels.enumerated().first(where: { $0.element < 0 || $0.element >= k }) {
-        throw LossError.labelOutOfRange(loss: name, label: bad, index: i, classes: k)
-    }
+    let (n, k) = try checkLabels(name, logits: logits, labels: labels)
     if let w = classWeights, w.shape != [k] {
         throw LossError.shapeMismatch(loss: name + " class weights", predictions: logits.shape, targets: w.shape)
     }
@@ -92,13 +98,7 @@ public func meanSquaredError(_ predictions: Variable, _ targets: Tensor) throws 
 /// (p = 1): `sum_{j ≠ y} max(0, margin - x_y + x_j) / k`, averaged over examples.
 public func multiClassHinge(logits: Variable, labels: [Int], margin: Float = 1) throws -> Variable {
     let name = "multiClassHinge"
-    guard logits.shape.count == 2, logits.shape[0] == labels.count else {
-        throw LossError.shapeMismatch(loss: name, predictions: logits.shape, targets: [labels.count])
-    }
-    let (n, k) = (logits.shape[0], logits.shape[1])
-    if let (i, bad) = labels.enumerated().first(where: { $0.element < 0 || $0.element >= k }) {
-        throw LossError.labelOutOfRange(loss: name, label: bad, index: i, classes: k)
-    }
+    let (n, k) = try checkLabels(name, logits: logits, labels: labels)
     let x = logits.value
     var loss: Float = 0
     var slope = Tensor.zeros([n, k])  // d(loss·n·k)/dx

@@ -1,29 +1,36 @@
-/// Max pooling over NHWC windows; padded cells count as -infinity.
-public final class MaxPool2D: Module {
+/// Max or average pooling over NHWC windows (`MaxPool2D`, `AvgPool2D`).
+public class Pool2D: Module {
+    public let kind: Pool2DGeometry.Kind
     public let pool: (Int, Int), stride: (Int, Int), padding: Padding
 
-    public init(_ pool: Int = 2, stride: Int? = nil, padding: Padding = .valid) {
+    init(_ kind: Pool2DGeometry.Kind, pool: Int, stride: Int?, padding: Padding) {
+        self.kind = kind
         self.pool = (pool, pool)
         self.stride = (stride ?? pool, stride ?? pool)
         self.padding = padding
     }
 
-    public override func callAsFunction(_ x: Variable) -> Variable { maxPool2d(x, pool: pool, stride: stride, padding: padding) }
-    public override var summary: String { "MaxPool2D(\(pool.0)x\(pool.1), stride \(stride.0), \(padding))" }
+    public override func callAsFunction(_ x: Variable) -> Variable {
+        kind == .max ? maxPool2d(x, pool: pool, stride: stride, padding: padding) : avgPool2d(x, pool: pool, stride: stride, padding: padding)
+    }
+
+    public override var summary: String {
+        "\(kind == .max ? "MaxPool2D" : "AvgPool2D")(\(pool.0)x\(pool.1), stride \(stride.0), \(padding))"
+    }
 }
 
-/// Average pooling over NHWC windows; padded cells are left out of each average (Keras).
-public final class AvgPool2D: Module {
-    public let pool: (Int, Int), stride: (Int, Int), padding: Padding
-
+/// Max pooling; padded cells count as -infinity. The stride defaults to the pool size.
+public final class MaxPool2D: Pool2D {
     public init(_ pool: Int = 2, stride: Int? = nil, padding: Padding = .valid) {
-        self.pool = (pool, pool)
-        self.stride = (stride ?? pool, stride ?? pool)
-        self.padding = padding
+        super.init(.max, pool: pool, stride: stride, padding: padding)
     }
+}
 
-    public override func callAsFunction(_ x: Variable) -> Variable { avgPool2d(x, pool: pool, stride: stride, padding: padding) }
-    public override var summary: String { "AvgPool2D(\(pool.0)x\(pool.1), stride \(stride.0), \(padding))" }
+/// Average pooling; padded cells are left out of each average (Keras).
+public final class AvgPool2D: Pool2D {
+    public init(_ pool: Int = 2, stride: Int? = nil, padding: Padding = .valid) {
+        super.init(.average, pool: pool, stride: stride, padding: padding)
+    }
 }
 
 /// The mean over height and width: `[n, h, w, c] -> [n, c]`.

@@ -117,3 +117,24 @@ final class BatchNormLayerTests: XCTestCase {
         XCTAssertEqual(bn.runningMean.value.scalars, [0.2, 0.3], "PyTorch's behaviour, on request")
     }
 }
+
+final class DropoutLayerTests: XCTestCase {
+    /// Inverted dropout: in training about `rate` of the elements are zeroed (5 standard
+    /// errors on 100,000 draws: ±0.0079) and survivors scaled by 1/(1 - rate); in inference
+    /// it is the identity; the same global seed gives the same mask.
+    func testTrainingMaskStatisticsAndInferenceIdentity() {
+        Random.seed(5)
+        let layer = Dropout(0.25)
+        let x = Variable(Tensor.ones([100_000]))
+        XCTAssertEqual(layer(x).value, x.value, "inference mode is the identity")
+        layer.train()
+        let y = layer(x).value
+        let zeros = Float(y.scalars.filter { $0 == 0 }.count) / Float(y.count)
+        XCTAssertEqual(zeros, 0.25, accuracy: 0.0079)
+        XCTAssertTrue(y.scalars.allSatisfy { $0 == 0 || abs($0 - 1 / 0.75) < 1e-6 })
+        Random.seed(5)
+        let again = Dropout(0.25)
+        again.train()
+        XCTAssertEqual(again(x).value, y, "same seed, same mask")
+    }
+}
