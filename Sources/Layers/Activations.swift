@@ -1,14 +1,14 @@
 /// ReLU: `max(x, 0)`.
 public final class ReLU: Module {
     public override init() {}
-    public override func callAsFunction(_ x: Variable) -> Variable { relu(x) }
+    public override func forward(_ x: Variable) -> Variable { relu(x) }
 }
 
 /// Leaky ReLU with a fixed slope (default 0.01, PyTorch's; Keras's is 0.3).
 public final class LeakyReLU: Module {
     public let alpha: Float
     public init(alpha: Float = 0.01) { self.alpha = alpha }
-    public override func callAsFunction(_ x: Variable) -> Variable { leakyReLU(x, alpha: alpha) }
+    public override func forward(_ x: Variable) -> Variable { leakyReLU(x, alpha: alpha) }
     public override var summary: String { "LeakyReLU(\(alpha))" }
 }
 
@@ -22,7 +22,7 @@ public final class PReLU: Module {
         alpha = Parameter(.full([channels ?? 1], initial))
     }
 
-    public override func callAsFunction(_ x: Variable) -> Variable {
+    public override func forward(_ x: Variable) -> Variable {
         relu(x) - alpha.variable * relu(-x)
     }
 
@@ -33,23 +33,23 @@ public final class PReLU: Module {
 public final class ELU: Module {
     public let alpha: Float
     public init(alpha: Float = 1) { self.alpha = alpha }
-    public override func callAsFunction(_ x: Variable) -> Variable { elu(x, alpha: alpha) }
+    public override func forward(_ x: Variable) -> Variable { elu(x, alpha: alpha) }
     public override var summary: String { "ELU(\(alpha))" }
 }
 
 public final class Sigmoid: Module {
     public override init() {}
-    public override func callAsFunction(_ x: Variable) -> Variable { sigmoid(x) }
+    public override func forward(_ x: Variable) -> Variable { sigmoid(x) }
 }
 
 public final class Tanh: Module {
     public override init() {}
-    public override func callAsFunction(_ x: Variable) -> Variable { tanh(x) }
+    public override func forward(_ x: Variable) -> Variable { tanh(x) }
 }
 
 /// Softmax along `axis` (default: the last).
 public final class Softmax: Module {
     public let axis: Int
     public init(axis: Int = -1) { self.axis = axis }
-    public override func callAsFunction(_ x: Variable) -> Variable { softmax(x, axis: axis) }
+    public override func forward(_ x: Variable) -> Variable { softmax(x, axis: axis) }
 }

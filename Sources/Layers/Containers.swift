@@ -9,7 +9,7 @@ public final class Sequential: Module {
         layers.enumerated().map { ("\($0.offset)", $0.element) }
     }
 
-    public override func callAsFunction(_ x: Variable) -> Variable {
+    public override func forward(_ x: Variable) -> Variable {
         layers.reduce(x) { $1($0) }
     }
 
@@ -33,7 +33,7 @@ public final class Residual: Module {
         self.shortcut = shortcut
     }
 
-    public override func callAsFunction(_ x: Variable) -> Variable {
+    public override func forward(_ x: Variable) -> Variable {
         let main = body(x)
         let skip = shortcut?(x) ?? x
         ensure(main.shape == skip.shape, "Residual: body output \(main.shape) and shortcut \(skip.shape) differ; add a projection shortcut")

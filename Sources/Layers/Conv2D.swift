@@ -34,7 +34,7 @@ public final class Conv2D: Module {
     public var inputs: Int { weight.shape[2] * groups }
     public var outputs: Int { weight.shape[3] }
 
-    public override func callAsFunction(_ x: Variable) -> Variable {
+    public override func forward(_ x: Variable) -> Variable {
         conv2d(x, weight.variable, bias: bias?.variable, stride: stride, padding: padding, dilation: dilation, groups: groups)
     }
 

@@ -16,7 +16,7 @@ public final class Dense: Module {
     public var inputs: Int { weight.shape[0] }
     public var outputs: Int { weight.shape[1] }
 
-    public override func callAsFunction(_ x: Variable) -> Variable {
+    public override func forward(_ x: Variable) -> Variable {
         ensure(x.shape.count == 2 && x.shape[1] == inputs,
                "Dense(\(inputs)→\(outputs)): expects input [n, \(inputs)], got \(x.shape); add Flatten() before it?")
         return linear(x, weight.variable, bias: bias?.variable)
@@ -38,7 +38,7 @@ public final class Maxout: Module {
         super.init()
     }
 
-    public override func callAsFunction(_ x: Variable) -> Variable {
+    public override func forward(_ x: Variable) -> Variable {
         linear(x).reshaped([x.shape[0], units, pieces]).max(axes: [2])
     }
 

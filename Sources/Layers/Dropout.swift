@@ -11,7 +11,7 @@ public final class Dropout: Module {
         rng = Random.makeGenerator()
     }
 
-    public override func callAsFunction(_ x: Variable) -> Variable {
+    public override func forward(_ x: Variable) -> Variable {
         isTraining ? dropout(x, rate: rate, using: &rng) : x
     }
 

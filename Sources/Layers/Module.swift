@@ -15,9 +15,27 @@ open class Module: CustomStringConvertible {
 
     public init() {}
 
-    /// The forward pass.
-    open func callAsFunction(_ x: Variable) -> Variable {
-        fatalError("\(type(of: self)) does not implement callAsFunction(_:)")
+    /// The forward pass; subclasses override it. Call a module as `module(x)`.
+    open func forward(_ x: Variable) -> Variable {
+        fatalError("\(type(of: self)) does not implement forward(_:)")
+    }
+
+    /// Runs `forward(_:)`, reporting the output to an active `trace(_:)`.
+    public final func callAsFunction(_ x: Variable) -> Variable {
+        let y = forward(x)
+        if let tracer = Tracer.current { tracer.record(self, y.shape) }
+        return y
+    }
+
+    /// Runs the model once on `input` without gradients and returns every module's output
+    /// shape in call order, with its key (what `finetune summary` prints).
+    public func trace(_ input: Tensor) -> [(key: String, module: Module, outputShape: [Int])] {
+        let keys = Dictionary(namedModules.map { (ObjectIdentifier($0.module), $0.key) }, uniquingKeysWith: { a, _ in a })
+        let tracer = Tracer()
+        Tracer.current = tracer
+        defer { Tracer.current = nil }
+        _ = predict(input)
+        return tracer.calls.map { (keys[ObjectIdentifier($0.module)] ?? "?", $0.module, $0.shape) }
     }
 
     /// The forward pass on a plain tensor in inference, without recording gradients.
@@ -172,5 +190,17 @@ extension Int {
             out.append(ch)
         }
         return (self < 0 ? "-" : "") + String(out.reversed())
+    }
+}
+
+/// Collects module outputs during `Module.trace(_:)` (one per thread).
+final class Tracer {
+    var calls: [(module: Module, shape: [Int])] = []
+    func record(_ module: Module, _ shape: [Int]) { calls.append((module, shape)) }
+
+    private static let key = "graft.module.tracer"
+    static var current: Tracer? {
+        get { Thread.current.threadDictionary[key] as? Tracer }
+        set { Thread.current.threadDictionary[key] = newValue }
     }
 }

@@ -37,7 +37,7 @@ public final class BatchNorm: Module {
         isTraining && (frozenBehaviour == .batchStatistics || gamma.trainable || beta.trainable)
     }
 
-    public override func callAsFunction(_ x: Variable) -> Variable {
+    public override func forward(_ x: Variable) -> Variable {
         ensure(x.shape.last == channels, "BatchNorm(\(channels)): expects \(channels) channels on the last axis, got \(x.shape)")
         if !usesBatchStatistics {
             return batchNorm(x, gamma: gamma.variable, beta: beta.variable,
@@ -66,7 +66,7 @@ public final class LayerNorm: Module {
         self.epsilon = epsilon
     }
 
-    public override func callAsFunction(_ x: Variable) -> Variable {
+    public override func forward(_ x: Variable) -> Variable {
         ensure(x.shape.last == gamma.shape[0], "LayerNorm(\(gamma.shape[0])): expects that many features on the last axis, got \(x.shape)")
         let axis = x.shape.count - 1
         return normalise(x, axes: [axis], epsilon: epsilon) * gamma.variable + beta.variable
@@ -92,7 +92,7 @@ public final class GroupNorm: Module {
         self.epsilon = epsilon
     }
 
-    public override func callAsFunction(_ x: Variable) -> Variable {
+    public override func forward(_ x: Variable) -> Variable {
         let s = x.shape
         ensure(s.count == 4 && s[3] == gamma.shape[0], "GroupNorm(\(groups), \(gamma.shape[0])): expects NHWC with \(gamma.shape[0]) channels, got \(s)")
         let grouped = x.reshaped([s[0], s[1] * s[2], groups, s[3] / groups])

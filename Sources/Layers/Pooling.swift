@@ -10,7 +10,7 @@ public class Pool2D: Module {
         self.padding = padding
     }
 
-    public override func callAsFunction(_ x: Variable) -> Variable {
+    public override func forward(_ x: Variable) -> Variable {
         kind == .max ? maxPool2d(x, pool: pool, stride: stride, padding: padding) : avgPool2d(x, pool: pool, stride: stride, padding: padding)
     }
 
@@ -36,19 +36,19 @@ public final class AvgPool2D: Pool2D {
 /// The mean over height and width: `[n, h, w, c] -> [n, c]`.
 public final class GlobalAvgPool: Module {
     public override init() {}
-    public override func callAsFunction(_ x: Variable) -> Variable { globalAvgPool(x) }
+    public override func forward(_ x: Variable) -> Variable { globalAvgPool(x) }
 }
 
 /// The maximum over height and width: `[n, h, w, c] -> [n, c]`.
 public final class GlobalMaxPool: Module {
     public override init() {}
-    public override func callAsFunction(_ x: Variable) -> Variable { globalMaxPool(x) }
+    public override func forward(_ x: Variable) -> Variable { globalMaxPool(x) }
 }
 
 /// `[n, ...] -> [n, product]`, in NHWC order (h, then w, then c).
 public final class Flatten: Module {
     public override init() {}
-    public override func callAsFunction(_ x: Variable) -> Variable { x.flattenedBatch() }
+    public override func forward(_ x: Variable) -> Variable { x.flattenedBatch() }
 }
 
 /// Zero padding of height and width (Keras ZeroPadding2D).
@@ -61,7 +61,7 @@ public final class ZeroPadding2D: Module {
 
     public convenience init(_ p: Int) { self.init(top: p, bottom: p, left: p, right: p) }
 
-    public override func callAsFunction(_ x: Variable) -> Variable {
+    public override func forward(_ x: Variable) -> Variable {
         zeroPad2d(x, top: top, bottom: bottom, left: left, right: right)
     }
 

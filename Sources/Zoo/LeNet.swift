@@ -32,7 +32,7 @@ public final class LeNet5: Module {
         [("conv1", conv1), ("conv2", conv2), ("fc1", fc1), ("fc2", fc2)]
     }
 
-    public override func callAsFunction(_ x: Variable) -> Variable {
+    public override func forward(_ x: Variable) -> Variable {
         ensure(x.shape.count == 4 && x.shape[1] == 32 && x.shape[2] == 32,
                "LeNet5: expects NHWC input [n, 32, 32, c], got \(x.shape); pad 28x28 images by 2 pixels on each side")
         return fc3(fc2(fc1(conv2(conv1(x)))))

@@ -8,7 +8,7 @@ final class TinyNet: Module {
     let pool = GlobalAvgPool()
     let head = Dense(4, 3)
 
-    override func callAsFunction(_ x: Variable) -> Variable {
+    override func forward(_ x: Variable) -> Variable {
         head(pool(blocks.reduce(stem(x)) { $1($0) }))
     }
 }
