@@ -1,16 +1,34 @@
-/// Layers applied in order. Children are named "0", "1", … (PyTorch's `nn.Sequential`).
+/// Layers applied in order. Children are named "0", "1", … (PyTorch's `nn.Sequential`) or
+/// by the names given to `init(named:)` (`block1.conv1`, as Keras names layers).
 public final class Sequential: Module {
     public private(set) var layers: [Module]
+    public private(set) var names: [String]
 
-    public init(_ layers: [Module]) { self.layers = layers }
+    public init(_ layers: [Module]) {
+        self.layers = layers
+        names = layers.indices.map { "\($0)" }
+    }
+
     public convenience init(_ layers: Module...) { self.init(layers) }
 
+    /// Layers with their own names (unique).
+    public init(named: [(String, Module)]) {
+        ensure(Set(named.map(\.0)).count == named.count, "Sequential: duplicate layer names in \(named.map(\.0))")
+        layers = named.map(\.1)
+        names = named.map(\.0)
+    }
+
     public override var namedChildren: [(name: String, module: Module)] {
-        layers.enumerated().map { ("\($0.offset)", $0.element) }
+        Array(zip(names, layers))
     }
 
     public override func forward(_ x: Variable) -> Variable {
         layers.reduce(x) { $1($0) }
+    }
+
+    /// The layer called `name`.
+    public subscript(name: String) -> Module? {
+        names.firstIndex(of: name).map { layers[$0] }
     }
 
     /// Replaces the layer at `index` (e.g. a new classification head).
@@ -19,7 +37,12 @@ public final class Sequential: Module {
         layers[index] = module
     }
 
-    public func append(_ module: Module) { layers.append(module) }
+    public func append(_ module: Module, name: String? = nil) {
+        let name = name ?? "\(layers.count)"
+        ensure(!names.contains(name), "Sequential.append: a layer is already called \(name)")
+        layers.append(module)
+        names.append(name)
+    }
 }
 
 /// A residual connection (He et al., 2016): `body(x) + shortcut(x)`, where the shortcut is

@@ -170,19 +170,20 @@ open class Module: CustomStringConvertible {
             let count = module.parameterCount
             var line = indent + (name.isEmpty ? "" : "(\(name)) ") + module.summary
             if !own.isEmpty { line += "  " + own }
-            if count > 0 { line += "  [\(count.formatted()) params\(module.isFrozen ? ", frozen" : "")]" }
+            if count > 0 { line += "  [\(count.commaGrouped) params\(module.isFrozen ? ", frozen" : "")]" }
             lines.append(line)
             for (childName, child) in module.namedChildren { visit(child, name: childName, depth: depth + 1) }
         }
         visit(self, name: "", depth: 0)
-        lines.append("Total: \(parameterCount.formatted()) parameters, \(trainableParameterCount.formatted()) trainable")
+        lines.append("Total: \(parameterCount.commaGrouped) parameters, \(trainableParameterCount.commaGrouped) trainable")
         return lines.joined(separator: "\n")
     }
 }
 
 extension Int {
+    /// Thousands separated by commas (61,706).
     /// Thousands separated by commas, as the lecture notes' parameter tables print them.
-    func formatted() -> String {
+    public var commaGrouped: String {
         let digits = String(Swift.abs(self))
         var out = ""
         for (i, ch) in digits.reversed().enumerated() {

@@ -12,14 +12,28 @@
 /// | fc3 (head) | Dense 84→classes | classes |
 ///
 /// Flatten runs in NHWC order (h, w, c), as Keras's.
-public final class LeNet5: Module {
+public struct LeNetConfig: Codable, Equatable, Sendable {
+    public var inputChannels: Int
+    public var classes: Int
+    public init(inputChannels: Int = 1, classes: Int = 10) { self.inputChannels = inputChannels; self.classes = classes }
+}
+
+public final class LeNet5: Module, ZooModel {
     public let conv1: Sequential
     public let conv2: Sequential
     public let fc1: Sequential
     public let fc2: Sequential
     public let fc3: Dense
 
-    public init(inputChannels: Int = 1, classes: Int = 10) {
+    public let config: LeNetConfig
+
+    public convenience init(inputChannels: Int = 1, classes: Int = 10) {
+        self.init(LeNetConfig(inputChannels: inputChannels, classes: classes))
+    }
+
+    public init(_ config: LeNetConfig) {
+        self.config = config
+        let (inputChannels, classes) = (config.inputChannels, config.classes)
         conv1 = Sequential(Conv2D(inputChannels, 6, kernel: 5, kernelInitializer: .heUniform()), ReLU(), MaxPool2D(2))
         conv2 = Sequential(Conv2D(6, 16, kernel: 5, kernelInitializer: .heUniform()), ReLU(), MaxPool2D(2))
         fc1 = Sequential(Flatten(), Dense(5 * 5 * 16, 120, kernelInitializer: .heUniform()), ReLU())
@@ -30,6 +44,14 @@ public final class LeNet5: Module {
     /// The stages in order, then the head: what `--freeze N` counts.
     public var stages: [(name: String, module: Module)] {
         [("conv1", conv1), ("conv2", conv2), ("fc1", fc1), ("fc2", fc2)]
+    }
+
+    public var headKey: String? { "fc3" }
+    public var configuration: ModelConfiguration { .lenet(config) }
+
+    /// `conv1`, `conv2`, `fc1`, `fc2`, `fc3`: one HDF5 layer per stage.
+    public func layerName(forModuleKey key: String) -> String {
+        ["conv1.0": "conv1", "conv2.0": "conv2", "fc1.1": "fc1", "fc2.0": "fc2"][key] ?? defaultLayerName(forModuleKey: key)
     }
 
     public override func forward(_ x: Variable) -> Variable {

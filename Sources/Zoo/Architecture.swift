@@ -1,0 +1,52 @@
+import Foundation
+
+/// What every zoo model offers for transfer learning: its stages in order (what
+/// `--freeze N` counts), its head, its configuration (stored in weight files) and the
+/// names of its layers in HDF5 weight files (keras.applications names where they exist).
+public protocol ZooModel: Module {
+    /// The top-level stages in order, without the head.
+    var stages: [(name: String, module: Module)] { get }
+    /// The key of the classification head (nil without the original top).
+    var headKey: String? { get }
+    /// The configuration that rebuilds this model.
+    var configuration: ModelConfiguration { get }
+    /// The HDF5 layer name of the module at `key` (a module that owns parameters).
+    func layerName(forModuleKey key: String) -> String
+}
+
+extension ZooModel {
+    /// Default HDF5 naming: the module key with dots as underscores (`block1.conv1` →
+    /// `block1_conv1`).
+    public func defaultLayerName(forModuleKey key: String) -> String { key.replacingOccurrences(of: ".", with: "_") }
+
+    /// Freezes the first `count` stages (0 trains everything); `freezeAll()` leaves only the head.
+    public func freezeStages(_ count: Int) {
+        ensure(count >= 0 && count <= stages.count,
+               "freeze \(count): this model has \(stages.count) stages (\(stages.map(\.name).joined(separator: ", "))); use 0...\(stages.count) or 'all'")
+        unfreeze()
+        for (_, stage) in stages.prefix(count) { stage.freeze() }
+    }
+
+    /// Freezes everything but the head (a linear probe).
+    public func freezeAllButHead() { freezeStages(stages.count) }
+}
+
+/// The input a model expects and how pixels are prepared for it.
+public struct Preprocessing: Codable, Equatable, Sendable {
+    /// [height, width, channels].
+    public var inputSize: [Int]
+    /// "RGB", "BGR" or "L".
+    public var channelOrder: String
+    /// Per-channel mean and std applied to pixels scaled to [0, 1]: `(x - mean) / std`.
+    public var mean: [Float]
+    public var std: [Float]
+
+    public init(inputSize: [Int], channelOrder: String, mean: [Float], std: [Float]) {
+        self.inputSize = inputSize; self.channelOrder = channelOrder; self.mean = mean; self.std = std
+    }
+
+    /// torchvision's ImageNet preprocessing.
+    public static func imagenet(_ size: Int = 224) -> Preprocessing {
+        Preprocessing(inputSize: [size, size, 3], channelOrder: "RGB", mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225])
+    }
+}

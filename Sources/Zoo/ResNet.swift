@@ -1,0 +1,221 @@
+/// ResNet (He et al., 2016) from a depth table, as torchvision's resnet.py and
+/// keras.applications' resnet.py.
+///
+/// `stem` (7x7 stride-2 convolution, BatchNorm, ReLU, 3x3 stride-2 max pooling; or for small
+/// inputs a 3x3 stride-1 convolution without pooling), then stages of `BasicBlock`s
+/// (ResNet-18/34) or `Bottleneck`s (ResNet-50/101/152), global average pooling and `fc`.
+/// Options cover the two lineages: Keras puts a stage's stride on the first 1x1 convolution
+/// of a bottleneck, uses 'same' padding, convolution biases and BatchNorm epsilon 1.001e-5;
+/// torchvision ("v1.5") puts it on the 3x3, pads symmetrically, has no convolution biases and
+/// uses epsilon 1e-5. Stages: `stem`, `stage1` … `stage4`; head: `fc` (HDF5 `predictions`).
+public struct ResNetConfig: Codable, Equatable, Sendable {
+    public enum Block: String, Codable, Sendable { case basic, bottleneck }
+    /// Where a bottleneck's stride goes: the first 1x1 convolution (Keras) or the 3x3 (torchvision).
+    public enum StrideOn: String, Codable, Sendable { case first, spatial }
+    /// 'same' padding (Keras, extra pixel bottom/right) or symmetric explicit padding (PyTorch).
+    public enum PaddingStyle: String, Codable, Sendable { case keras, torch }
+    /// ImageNet stem (7x7/2 + max pool) or small-input stem (3x3/1, no pool).
+    public enum Stem: String, Codable, Sendable { case imagenet, small }
+
+    public var block: Block
+    public var stemWidth: Int
+    /// Base widths per stage (bottlenecks output 4x).
+    public var widths: [Int]
+    public var blocks: [Int]
+    public var strides: [Int]
+    public var strideOn: StrideOn
+    public var padding: PaddingStyle
+    public var convBias: Bool
+    public var epsilon: Float
+    public var stem: Stem
+    public var classes: Int
+    public var input: [Int]
+    public var includeTop: Bool
+    public var pooling: GlobalPooling?
+
+    public init(block: Block, stemWidth: Int = 64, widths: [Int] = [64, 128, 256, 512], blocks: [Int],
+                strides: [Int]? = nil, strideOn: StrideOn = .spatial, padding: PaddingStyle = .torch, convBias: Bool = false,
+                epsilon: Float = 1e-5, stem: Stem = .imagenet, classes: Int = 1000, input: [Int] = [224, 224, 3],
+                includeTop: Bool = true, pooling: GlobalPooling? = .avg) {
+        ensure(widths.count == blocks.count, "ResNet: \(widths.count) widths for \(blocks.count) stages")
+        self.block = block; self.stemWidth = stemWidth; self.widths = widths; self.blocks = blocks
+        self.strides = strides ?? [1] + Array(repeating: 2, count: max(widths.count - 1, 0))
+        self.strideOn = strideOn; self.padding = padding; self.convBias = convBias; self.epsilon = epsilon
+        self.stem = stem; self.classes = classes; self.input = input; self.includeTop = includeTop; self.pooling = pooling
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case block, stemWidth, widths, blocks, strides, strideOn, padding, convBias, epsilon, stem, classes, input, includeTop, pooling
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(block: try c.decode(Block.self, forKey: .block),
+                  stemWidth: try c.decodeIfPresent(Int.self, forKey: .stemWidth) ?? 64,
+                  widths: try c.decodeIfPresent([Int].self, forKey: .widths) ?? [64, 128, 256, 512],
+                  blocks: try c.decode([Int].self, forKey: .blocks),
+                  strides: try c.decodeIfPresent([Int].self, forKey: .strides),
+                  strideOn: try c.decodeIfPresent(StrideOn.self, forKey: .strideOn) ?? .spatial,
+                  padding: try c.decodeIfPresent(PaddingStyle.self, forKey: .padding) ?? .torch,
+                  convBias: try c.decodeIfPresent(Bool.self, forKey: .convBias) ?? false,
+                  epsilon: try c.decodeIfPresent(Float.self, forKey: .epsilon) ?? 1e-5,
+                  stem: try c.decodeIfPresent(Stem.self, forKey: .stem) ?? .imagenet,
+                  classes: try c.decodeIfPresent(Int.self, forKey: .classes) ?? 1000,
+                  input: try c.decodeIfPresent([Int].self, forKey: .input) ?? [224, 224, 3],
+                  includeTop: try c.decodeIfPresent(Bool.self, forKey: .includeTop) ?? true,
+                  pooling: try c.decodeIfPresent(GlobalPooling.self, forKey: .pooling) ?? .avg)
+    }
+
+    /// The depth table: block type and blocks per stage.
+    public static let depths: [Int: (Block, [Int])] = [
+        18: (.basic, [2, 2, 2, 2]), 34: (.basic, [3, 4, 6, 3]),
+        50: (.bottleneck, [3, 4, 6, 3]), 101: (.bottleneck, [3, 4, 23, 3]), 152: (.bottleneck, [3, 8, 36, 3]),
+    ]
+
+    /// torchvision's ResNet-`depth` (v1.5).
+    public static func torchvision(_ depth: Int, classes: Int = 1000, input: [Int] = [224, 224, 3]) -> ResNetConfig {
+        ensure(depths[depth] != nil, "ResNet: no depth \(depth); choose 18, 34, 50, 101 or 152")
+        let (block, blocks) = depths[depth]!
+        return ResNetConfig(block: block, blocks: blocks, classes: classes, input: input)
+    }
+
+    /// keras.applications' ResNet-`depth` (stride on the first 1x1, 'same', biases, eps 1.001e-5).
+    public static func keras(_ depth: Int, classes: Int = 1000, input: [Int] = [224, 224, 3]) -> ResNetConfig {
+        ensure(depths[depth] != nil, "ResNet: no depth \(depth); choose 18, 34, 50, 101 or 152")
+        let (block, blocks) = depths[depth]!
+        return ResNetConfig(block: block, blocks: blocks, strideOn: .first, padding: .keras, convBias: true,
+                            epsilon: 1.001e-5, classes: classes, input: input)
+    }
+
+    /// CIFAR-style ResNet-`depth` for 28-64 px images (He et al. 2016, section 4.2): a 3x3
+    /// stem of 16, three stages of basic blocks of widths 16, 32, 64 with `(depth - 2) / 6`
+    /// blocks each (20, 32, 56, …), projection shortcuts.
+    public static func cifar(_ depth: Int, classes: Int = 10, input: [Int] = [32, 32, 3]) -> ResNetConfig {
+        ensure((depth - 2) % 6 == 0 && depth >= 8, "ResNet CIFAR: depth \(depth) must be 6n + 2 (20, 32, 56, …)")
+        let n = (depth - 2) / 6
+        return ResNetConfig(block: .basic, stemWidth: 16, widths: [16, 32, 64], blocks: [n, n, n], stem: .small,
+                            classes: classes, input: input)
+    }
+}
+
+/// A convolution followed by BatchNorm (the unit every ResNet layer is made of).
+func convBN(_ inputs: Int, _ outputs: Int, kernel: Int, stride: Int, _ c: ResNetConfig) -> (Conv2D, BatchNorm) {
+    let padding: Padding = kernel == 1 ? .valid : (c.padding == .keras ? .same : .symmetric(kernel / 2))
+    return (Conv2D(inputs, outputs, kernel: kernel, stride: stride, padding: padding, bias: c.convBias,
+                   kernelInitializer: .heNormal(.fanOut)),
+            BatchNorm(outputs, epsilon: c.epsilon))
+}
+
+/// The projection shortcut: 1x1 convolution with the block's stride, then BatchNorm.
+public final class Projection: Module {
+    public let conv: Conv2D, bn: BatchNorm
+    init(_ inputs: Int, _ outputs: Int, stride: Int, _ c: ResNetConfig) { (conv, bn) = convBN(inputs, outputs, kernel: 1, stride: stride, c) }
+    public override func forward(_ x: Variable) -> Variable { bn(conv(x)) }
+}
+
+/// Two 3x3 convolutions with a residual connection (ResNet-18/34): expansion 1.
+public final class BasicBlock: Module {
+    public let conv1: Conv2D, bn1: BatchNorm, conv2: Conv2D, bn2: BatchNorm
+    public let shortcut: Projection?
+
+    init(_ inputs: Int, _ width: Int, stride: Int, _ c: ResNetConfig) {
+        (conv1, bn1) = convBN(inputs, width, kernel: 3, stride: stride, c)
+        (conv2, bn2) = convBN(width, width, kernel: 3, stride: 1, c)
+        shortcut = stride != 1 || inputs != width ? Projection(inputs, width, stride: stride, c) : nil
+    }
+
+    public override func forward(_ x: Variable) -> Variable {
+        let out = bn2(conv2(relu(bn1(conv1(x)))))
+        return relu(out + (shortcut?(x) ?? x))
+    }
+}
+
+/// 1x1 reduce, 3x3, 1x1 expand (x4) with a residual connection (ResNet-50/101/152).
+public final class Bottleneck: Module {
+    public static let expansion = 4
+    public let conv1: Conv2D, bn1: BatchNorm, conv2: Conv2D, bn2: BatchNorm, conv3: Conv2D, bn3: BatchNorm
+    public let shortcut: Projection?
+
+    init(_ inputs: Int, _ width: Int, stride: Int, _ c: ResNetConfig) {
+        let outputs = width * Bottleneck.expansion
+        (conv1, bn1) = convBN(inputs, width, kernel: 1, stride: c.strideOn == .first ? stride : 1, c)
+        (conv2, bn2) = convBN(width, width, kernel: 3, stride: c.strideOn == .spatial ? stride : 1, c)
+        (conv3, bn3) = convBN(width, outputs, kernel: 1, stride: 1, c)
+        shortcut = stride != 1 || inputs != outputs ? Projection(inputs, outputs, stride: stride, c) : nil
+    }
+
+    public override func forward(_ x: Variable) -> Variable {
+        let out = bn3(conv3(relu(bn2(conv2(relu(bn1(conv1(x))))))))
+        return relu(out + (shortcut?(x) ?? x))
+    }
+}
+
+public final class ResNet: Module, ZooModel {
+    public let config: ResNetConfig
+    public let stem: Sequential
+    public let stageModules: [Sequential]
+    public let fc: Dense?
+
+    public init(_ config: ResNetConfig) {
+        self.config = config
+        let (conv, bn) = config.stem == .imagenet
+            ? (Conv2D(config.input[2], config.stemWidth, kernel: 7, stride: 2, padding: .symmetric(3), bias: config.convBias,
+                      kernelInitializer: .heNormal(.fanOut)), BatchNorm(config.stemWidth, epsilon: config.epsilon))
+            : convBN(config.input[2], config.stemWidth, kernel: 3, stride: 1, config)
+        stem = Sequential(named: [("conv", conv), ("bn", bn), ("relu", ReLU())]
+                          + (config.stem == .imagenet ? [("pool", MaxPool2D(3, stride: 2, padding: .symmetric(1)))] : []))
+        var channels = config.stemWidth
+        var stages: [Sequential] = []
+        for (s, width) in config.widths.enumerated() {
+            var blocks: [(String, Module)] = []
+            for b in 0..<config.blocks[s] {
+                let stride = b == 0 ? config.strides[s] : 1
+                let block: Module = config.block == .basic
+                    ? BasicBlock(channels, width, stride: stride, config) : Bottleneck(channels, width, stride: stride, config)
+                channels = config.block == .basic ? width : width * Bottleneck.expansion
+                blocks.append(("block\(b + 1)", block))
+            }
+            stages.append(Sequential(named: blocks))
+        }
+        stageModules = stages
+        fc = config.includeTop ? Dense(channels, config.classes) : nil
+    }
+
+    /// Output channels of the last stage (the feature width).
+    public var featureWidth: Int { config.block == .basic ? config.widths.last! : config.widths.last! * Bottleneck.expansion }
+
+    public override var namedChildren: [(name: String, module: Module)] {
+        [("stem", stem as Module)] + stageModules.enumerated().map { ("stage\($0.offset + 1)", $0.element as Module) }
+            + (fc.map { [("fc", $0 as Module)] } ?? [])
+    }
+
+    public var stages: [(name: String, module: Module)] { namedChildren.filter { $0.name != "fc" } }
+    public var headKey: String? { fc == nil ? nil : "fc" }
+    public var configuration: ModelConfiguration { .resnet(config) }
+
+    /// keras.applications names: `conv1_conv`, `conv1_bn`, `conv{s+1}_block{b}_{k}_conv`/`_bn`,
+    /// the shortcut as `_0_conv`/`_0_bn`, `predictions`.
+    public func layerName(forModuleKey key: String) -> String {
+        let parts = key.split(separator: ".").map(String.init)
+        switch parts.first {
+        case "stem": return "conv1_" + parts[1]
+        case "fc": return "predictions"
+        case let stage? where stage.hasPrefix("stage") && parts.count >= 3:
+            let prefix = "conv\(Int(stage.dropFirst(5))! + 1)_\(parts[1])_"
+            if parts[2] == "shortcut" { return prefix + "0_" + parts[3] }
+            let kind = parts[2].hasPrefix("conv") ? "conv" : "bn"
+            return prefix + parts[2].dropFirst(kind.count) + "_" + kind
+        default: return defaultLayerName(forModuleKey: key)
+        }
+    }
+
+    public override func forward(_ x: Variable) -> Variable {
+        let features = stageModules.reduce(stem(x)) { $1($0) }
+        switch (fc, config.pooling) {
+        case let (fc?, _): return fc(globalAvgPool(features))
+        case (nil, .avg?): return globalAvgPool(features)
+        case (nil, .max?): return globalMaxPool(features)
+        case (nil, nil): return features
+        }
+    }
+}

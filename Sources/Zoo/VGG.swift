@@ -1,0 +1,133 @@
+/// VGG (Simonyan & Zisserman, 2015), built from one configuration table.
+///
+/// Each block is a run of 3x3 'same' convolutions (with bias; optionally each followed by
+/// BatchNorm, as torchvision's `vgg*_bn`), ReLU after each, then 2x2 max pooling. With the
+/// original top: flatten (NHWC order), `fc1` and `fc2` (ReLU, optional dropout) and the
+/// `classifier`; without it, optional global pooling. Stages: `block1` … `block5`, then
+/// `fc1`, `fc2` (with the top); head: `classifier` (HDF5 name `predictions`, as
+/// keras.applications). VGG-16 with the top has 138,357,544 parameters.
+public struct VGGConfig: Codable, Equatable, Sendable {
+    /// Convolution widths per block.
+    public var blocks: [[Int]]
+    public var batchNorm: Bool
+    /// Widths of the fully connected layers before the classifier (empty without the top).
+    public var fc: [Int]
+    public var classes: Int
+    /// [height, width, channels].
+    public var input: [Int]
+    /// Whether the model has its original top (flatten, fc layers, classifier).
+    public var includeTop: Bool
+    /// Global pooling at the end when `includeTop` is false (nil: the feature map).
+    public var pooling: GlobalPooling?
+    public var dropout: Float
+    /// BatchNorm epsilon (torchvision: 1e-5).
+    public var epsilon: Float
+
+    public init(blocks: [[Int]], batchNorm: Bool = false, fc: [Int] = [4096, 4096], classes: Int = 1000,
+                input: [Int] = [224, 224, 3], includeTop: Bool = true, pooling: GlobalPooling? = nil,
+                dropout: Float = 0, epsilon: Float = 1e-5) {
+        self.blocks = blocks; self.batchNorm = batchNorm; self.fc = fc; self.classes = classes; self.input = input
+        self.includeTop = includeTop; self.pooling = pooling; self.dropout = dropout; self.epsilon = epsilon
+    }
+
+    private enum CodingKeys: String, CodingKey { case blocks, batchNorm, fc, classes, input, includeTop, pooling, dropout, epsilon }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(blocks: try c.decode([[Int]].self, forKey: .blocks),
+                  batchNorm: try c.decodeIfPresent(Bool.self, forKey: .batchNorm) ?? false,
+                  fc: try c.decodeIfPresent([Int].self, forKey: .fc) ?? [4096, 4096],
+                  classes: try c.decodeIfPresent(Int.self, forKey: .classes) ?? 1000,
+                  input: try c.decodeIfPresent([Int].self, forKey: .input) ?? [224, 224, 3],
+                  includeTop: try c.decodeIfPresent(Bool.self, forKey: .includeTop) ?? true,
+                  pooling: try c.decodeIfPresent(GlobalPooling.self, forKey: .pooling),
+                  dropout: try c.decodeIfPresent(Float.self, forKey: .dropout) ?? 0,
+                  epsilon: try c.decodeIfPresent(Float.self, forKey: .epsilon) ?? 1e-5)
+    }
+
+    /// The depth table: convolution widths per block for VGG-11/13/16/19 (configurations
+    /// A, B, D, E of the paper).
+    public static let depths: [Int: [[Int]]] = [
+        11: [[64], [128], [256, 256], [512, 512], [512, 512]],
+        13: [[64, 64], [128, 128], [256, 256], [512, 512], [512, 512]],
+        16: [[64, 64], [128, 128], [256, 256, 256], [512, 512, 512], [512, 512, 512]],
+        19: [[64, 64], [128, 128], [256, 256, 256, 256], [512, 512, 512, 512], [512, 512, 512, 512]],
+    ]
+
+    public static func vgg(_ depth: Int, batchNorm: Bool = false, classes: Int = 1000, input: [Int] = [224, 224, 3],
+                           includeTop: Bool = true, pooling: GlobalPooling? = nil) -> VGGConfig {
+        ensure(depths[depth] != nil, "VGG: no depth \(depth); choose 11, 13, 16 or 19")
+        return VGGConfig(blocks: depths[depth]!, batchNorm: batchNorm, classes: classes, input: input,
+                         includeTop: includeTop, pooling: pooling)
+    }
+}
+
+public final class VGG: Module, ZooModel {
+    public let config: VGGConfig
+    public let blocks: [Sequential]
+    public let fcLayers: [Dense]
+    public let dropouts: [Dropout]
+    public let classifier: Dense?
+
+    public init(_ config: VGGConfig) {
+        self.config = config
+        var channels = config.input[2]
+        var blocks: [Sequential] = []
+        for widths in config.blocks {
+            var layers: [(String, Module)] = []
+            for (i, width) in widths.enumerated() {
+                layers.append(("conv\(i + 1)", Conv2D(channels, width, kernel: 3, padding: .same, kernelInitializer: .heNormal(.fanOut))))
+                if config.batchNorm { layers.append(("bn\(i + 1)", BatchNorm(width, epsilon: config.epsilon))) }
+                layers.append(("relu\(i + 1)", ReLU()))
+                channels = width
+            }
+            layers.append(("pool", MaxPool2D(2)))
+            blocks.append(Sequential(named: layers))
+        }
+        self.blocks = blocks
+        let scale = 1 << config.blocks.count
+        let (h, w) = (config.input[0] / scale, config.input[1] / scale)
+        if config.includeTop {
+            ensure(h >= 1 && w >= 1, "VGG: a \(config.input) input is too small for \(config.blocks.count) pooling blocks")
+            var inputs = h * w * channels
+            fcLayers = config.fc.map { width in defer { inputs = width }; return Dense(inputs, width) }
+            dropouts = config.fc.map { _ in Dropout(config.dropout) }
+            classifier = Dense(inputs, config.classes)
+        } else {
+            fcLayers = []; dropouts = []; classifier = nil
+        }
+    }
+
+    public override var namedChildren: [(name: String, module: Module)] {
+        blocks.enumerated().map { ("block\($0.offset + 1)", $0.element as Module) }
+            + fcLayers.enumerated().map { ("fc\($0.offset + 1)", $0.element as Module) }
+            + (classifier.map { [("classifier", $0 as Module)] } ?? [])
+    }
+
+    public var stages: [(name: String, module: Module)] {
+        namedChildren.filter { $0.name != "classifier" }
+    }
+
+    public var headKey: String? { classifier == nil ? nil : "classifier" }
+    public var configuration: ModelConfiguration { .vgg(config) }
+
+    public func layerName(forModuleKey key: String) -> String {
+        key == "classifier" ? "predictions" : defaultLayerName(forModuleKey: key)
+    }
+
+    public override func forward(_ x: Variable) -> Variable {
+        var h = blocks.reduce(x) { $1($0) }
+        guard let classifier else {
+            switch config.pooling {
+            case .avg?: return globalAvgPool(h)
+            case .max?: return globalMaxPool(h)
+            case nil: return h
+            }
+        }
+        ensure(x.shape.count == 4 && Array(x.shape[1...]) == config.input,
+               "VGG: with the original top the input must be \(config.input) (NHWC), got \(x.shape); rebuild with includeTop: false for other sizes")
+        h = h.flattenedBatch()
+        for (dense, drop) in zip(fcLayers, dropouts) { h = drop(relu(dense(h))) }
+        return classifier(h)
+    }
+}

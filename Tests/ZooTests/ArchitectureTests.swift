@@ -1,0 +1,80 @@
+import XCTest
+import Zoo
+
+final class ArchitectureTests: XCTestCase {
+    /// Parameter counts of the reference implementations (torchvision, keras.applications,
+    /// the lecture notes' tables).
+    func testParameterCountsMatchReferenceImplementations() throws {
+        let expected: [(String, Int)] = [
+            ("lenet5", 61_706), ("alexnet", 61_100_840), ("vgg16", 138_357_544), ("vgg11", 132_863_336),
+            ("vgg16_bn", 138_365_992), ("resnet18", 11_689_512), ("resnet34", 21_797_672), ("resnet50", 25_557_032),
+            ("resnet50_keras", 25_583_592),  // Keras: 25,636,712 = this + 53,120 BatchNorm moving statistics (buffers here)
+        ]
+        for (name, count) in expected {
+            let model = try Architectures.entry(name).configuration(nil).build()
+            XCTAssertEqual(model.parameterCount, count, name)
+        }
+    }
+
+    /// `finetune summary` reproduces the notes' VGG-16 table layer by layer.
+    func testVGG16SummaryMatchesTheNotesTable() throws {
+        let summary = ModelSummary(try Architectures.entry("vgg16").configuration(nil).build())
+        let convs = summary.rows.filter { $0.type == "Conv2D" }.map(\.parameters)
+        XCTAssertEqual(convs, [1_792, 36_928, 73_856, 147_584, 295_168, 590_080, 590_080,
+                               1_180_160, 2_359_808, 2_359_808, 2_359_808, 2_359_808, 2_359_808])
+        XCTAssertEqual(summary.rows.filter { $0.type == "Dense" }.map(\.parameters), [102_764_544, 16_781_312, 4_097_000])
+        XCTAssertEqual(summary.rows.first { $0.key == "block5.pool" }?.outputShape, [1, 7, 7, 512])
+        XCTAssertEqual(summary.total, 138_357_544)
+        XCTAssertTrue(summary.text.contains("Total params: 138,357,544"))
+        XCTAssertEqual(summary.stages.map(\.name), ["block1", "block2", "block3", "block4", "block5", "fc1", "fc2"])
+    }
+
+    func testResNetStagesShapesAndFreezing() throws {
+        Random.seed(0)
+        let model = ResNet(.torchvision(18, classes: 7, input: [64, 64, 3]))
+        XCTAssertEqual(model.stages.map(\.name), ["stem", "stage1", "stage2", "stage3", "stage4"])
+        XCTAssertEqual(model.predict(.zeros([2, 64, 64, 3])).shape, [2, 7])
+        let summary = ModelSummary(model)
+        XCTAssertEqual(summary.stages.map(\.outputShape), [[1, 16, 16, 64], [1, 16, 16, 64], [1, 8, 8, 128], [1, 4, 4, 256], [1, 2, 2, 512]])
+        model.freezeStages(3)
+        XCTAssertTrue(model.stem.isFrozen && model.stageModules[1].isFrozen)
+        XCTAssertFalse(model.stageModules[2].isFrozen)
+        XCTAssertEqual(model.trainableParameters.first?.key, "stage3.block1.conv1.weight")
+        model.freezeAllButHead()
+        XCTAssertEqual(model.trainableParameters.map(\.key), ["fc.weight", "fc.bias"])
+    }
+
+    func testKerasLayerNames() {
+        let model = ResNet(.keras(50, classes: 3, input: [64, 64, 3]))
+        XCTAssertEqual(model.layerName(forModuleKey: "stem.conv"), "conv1_conv")
+        XCTAssertEqual(model.layerName(forModuleKey: "stem.bn"), "conv1_bn")
+        XCTAssertEqual(model.layerName(forModuleKey: "stage1.block1.conv2"), "conv2_block1_2_conv")
+        XCTAssertEqual(model.layerName(forModuleKey: "stage3.block6.bn3"), "conv4_block6_3_bn")
+        XCTAssertEqual(model.layerName(forModuleKey: "stage4.block1.shortcut.conv"), "conv5_block1_0_conv")
+        XCTAssertEqual(model.layerName(forModuleKey: "fc"), "predictions")
+        let vgg = VGG(.vgg(11, classes: 2, input: [32, 32, 3]))
+        XCTAssertEqual(vgg.layerName(forModuleKey: "block3.conv2"), "block3_conv2")
+        XCTAssertEqual(vgg.layerName(forModuleKey: "classifier"), "predictions")
+        XCTAssertEqual(LeNet5().layerName(forModuleKey: "fc1.1"), "fc1")
+    }
+
+    func testSmallInputVariants() throws {
+        Random.seed(1)
+        let resnet20 = ResNet(.cifar(20))
+        XCTAssertEqual(resnet20.stageModules.map { $0.layers.count }, [3, 3, 3])
+        XCTAssertEqual(resnet20.predict(.zeros([1, 32, 32, 3])).shape, [1, 10])
+        let headless = VGG(.vgg(11, batchNorm: true, input: [32, 32, 3], includeTop: false, pooling: .avg))
+        XCTAssertEqual(headless.predict(.zeros([2, 48, 40, 3])).shape, [2, 512], "without the top any input size works")
+        XCTAssertNil(headless.headKey)
+        XCTAssertThrowsError(try Architectures.entry("resnet17")) { error in
+            XCTAssertTrue("\(error)".contains("resnet18"), "the error lists the known architectures: \(error)")
+        }
+    }
+
+    func testConfigurationRoundTripsThroughJSON() throws {
+        for entry in Architectures.all {
+            let config = entry.configuration(nil)
+            XCTAssertEqual(try ModelConfiguration.parse(config.json), config, entry.name)
+        }
+    }
+}
