@@ -13,3 +13,6 @@ static inline hid_t graft_H5S_ALL(void) { return H5S_ALL; }
 static inline unsigned graft_H5F_ACC_RDONLY(void) { return H5F_ACC_RDONLY; }
 static inline unsigned graft_H5F_ACC_TRUNC(void) { return H5F_ACC_TRUNC; }
 static inline unsigned graft_H5F_ACC_EXCL(void) { return H5F_ACC_EXCL; }
+static inline hid_t graft_H5T_IEEE_F32LE(void) { return H5T_IEEE_F32LE; }
+static inline size_t graft_H5T_VARIABLE(void) { return H5T_VARIABLE; }
+static inline hid_t graft_H5E_DEFAULT(void) { return H5E_DEFAULT; }

@@ -1,0 +1,123 @@
+import Engine
+import Foundation
+
+/// Graft's own metadata in a weight file (root attributes `graft_*`).
+public struct WeightMetadata: Equatable, Sendable {
+    public var architecture: String
+    public var configuration: ModelConfiguration?
+    public var preprocessing: Preprocessing?
+    public var classNames: [String]
+    /// Where the weights come from: source, dataset, recipe, accuracy… (JSON object text).
+    public var provenance: String
+    public var contentHash: String?
+
+    public init(architecture: String, configuration: ModelConfiguration?, preprocessing: Preprocessing?,
+                classNames: [String] = [], provenance: String = "{}", contentHash: String? = nil) {
+        self.architecture = architecture; self.configuration = configuration; self.preprocessing = preprocessing
+        self.classNames = classNames; self.provenance = provenance; self.contentHash = contentHash
+    }
+}
+
+/// The weights of a file, by HDF5 layer name, whatever the file's flavour.
+///
+/// Formats read: Graft's own files and Keras 2 weights files (root `layer_names`, one group
+/// per layer with `weight_names`), Keras 2 full-model files (the same under
+/// `model_weights`), and Keras 3 `.weights.h5` files (`layers/<name>/vars/<i>`, where weights
+/// have no names, only positions).
+public struct WeightArchive {
+    public enum Format: String, Sendable { case graft, keras2Weights = "keras2-weights", keras2Model = "keras2-model", keras3 = "keras3" }
+
+    public let path: String
+    public let format: Format
+    /// Layer names in file order.
+    public let layerNames: [String]
+    /// Per layer: (weight name, tensor) in file order. Keras 2 names are the last path
+    /// component without `:0` (`kernel`, `bias`, `gamma`, `beta`, `moving_mean`,
+    /// `moving_variance`); Keras 3 names are positions ("0", "1", …).
+    public let layers: [String: [(name: String, tensor: Tensor)]]
+    public let metadata: WeightMetadata?
+
+    public init(path: String, format: Format, layerNames: [String], layers: [String: [(name: String, tensor: Tensor)]],
+                metadata: WeightMetadata?) {
+        self.path = path; self.format = format; self.layerNames = layerNames; self.layers = layers; self.metadata = metadata
+    }
+
+    /// Reads any supported file.
+    public static func read(_ path: String) throws -> WeightArchive {
+        let file = try HDF5File(reading: path)
+        if file.hasAttribute("layer_names") { return try readKeras2(file, root: "/") }
+        if file.exists("model_weights") && file.hasAttribute("layer_names", on: "model_weights") {
+            return try readKeras2(file, root: "model_weights")
+        }
+        if file.exists("layers") { return try readKeras3(file) }
+        throw HDF5Error.unsupported(path: path, object: "file",
+            reason: "is HDF5 but holds no weights Graft knows (no layer_names attribute, model_weights group or layers group); is it a Keras weights file?")
+    }
+
+    /// Keras writes long attributes in chunks `name0`, `name1`, … when they exceed 64 KiB.
+    static func chunkedStrings(_ file: HDF5File, _ name: String, on object: String) throws -> [String] {
+        if file.hasAttribute(name, on: object) { return try file.readStrings(name, on: object) }
+        var result: [String] = [], i = 0
+        while file.hasAttribute("\(name)\(i)", on: object) { result += try file.readStrings("\(name)\(i)", on: object); i += 1 }
+        guard i > 0 else { throw HDF5Error.missing(path: file.path, object: "attribute \(name) on \(object)") }
+        return result
+    }
+
+    private static func readKeras2(_ file: HDF5File, root: String) throws -> WeightArchive {
+        let names = try chunkedStrings(file, "layer_names", on: root)
+        var layers: [String: [(name: String, tensor: Tensor)]] = [:]
+        for layer in names {
+            let group = root == "/" ? layer : "\(root)/\(layer)"
+            guard file.exists(group) else { throw HDF5Error.missing(path: file.path, object: "group \(group) listed in layer_names") }
+            let weightNames = try chunkedStrings(file, "weight_names", on: group)
+            layers[layer] = try weightNames.map { weightName in
+                let short = String(weightName.split(separator: "/").last ?? Substring(weightName)).replacingOccurrences(of: ":0", with: "")
+                return (short, try file.readTensor("\(group)/\(weightName)"))
+            }
+        }
+        let format: Format = file.hasAttribute("graft_architecture") ? .graft : (root == "/" ? .keras2Weights : .keras2Model)
+        return WeightArchive(path: file.path, format: format, layerNames: names, layers: layers, metadata: try readMetadata(file))
+    }
+
+    private static func readKeras3(_ file: HDF5File) throws -> WeightArchive {
+        var names: [String] = []
+        var layers: [String: [(name: String, tensor: Tensor)]] = [:]
+        func visit(_ group: String, name: String) throws {
+            let children = try file.children(of: group)
+            if children.contains("vars") {
+                let vars = try file.children(of: "\(group)/vars").compactMap(Int.init).sorted()
+                if !vars.isEmpty {
+                    names.append(name)
+                    layers[name] = try vars.map { ("\($0)", try file.readTensor("\(group)/vars/\($0)")) }
+                }
+            }
+            // Nested layers (e.g. a Sequential inside a functional model) keep their own names.
+            for child in children where child != "vars" && !file.isDataset("\(group)/\(child)") {
+                try visit("\(group)/\(child)", name: child)
+            }
+        }
+        for child in try file.children(of: "layers") { try visit("layers/\(child)", name: child) }
+        return WeightArchive(path: file.path, format: .keras3, layerNames: names, layers: layers, metadata: nil)
+    }
+
+    private static func readMetadata(_ file: HDF5File) throws -> WeightMetadata? {
+        guard file.hasAttribute("graft_architecture") else { return nil }
+        func string(_ name: String) throws -> String? { file.hasAttribute(name) ? try file.readStrings(name).first : nil }
+        let configuration = try string("graft_config").map { text in
+            do { return try ModelConfiguration.parse(text) } catch {
+                throw HDF5Error.unsupported(path: file.path, object: "attribute graft_config", reason: "is not a valid configuration: \(error)")
+            }
+        }
+        var preprocessing: Preprocessing?
+        if file.hasAttribute("graft_input_size") {
+            preprocessing = Preprocessing(inputSize: try file.readNumbers("graft_input_size").map { Int($0) },
+                                          channelOrder: try string("graft_channel_order") ?? "RGB",
+                                          mean: try file.readNumbers("graft_mean"), std: try file.readNumbers("graft_std"))
+        }
+        return WeightMetadata(architecture: try string("graft_architecture") ?? "",
+                              configuration: configuration, preprocessing: preprocessing,
+                              classNames: file.hasAttribute("graft_class_names") ? try file.readStrings("graft_class_names") : [],
+                              provenance: try string("graft_provenance") ?? "{}",
+                              contentHash: try string("graft_content_hash"))
+    }
+}
