@@ -177,6 +177,7 @@ public final class HDF5File {
     /// A string or string-array attribute (fixed- or variable-length), as strings.
     public func readStrings(_ name: String, on object: String = "/") throws -> [String] {
         try withAttribute(name, on: object) { attr, type, count in
+            if count == 0 { return [] }  // Keras writes an empty float array for layers without weights
             guard H5Tget_class(type) == H5T_STRING else {
                 throw HDF5Error.unsupported(path: path, object: "attribute \(name)", reason: "is not a string")
             }

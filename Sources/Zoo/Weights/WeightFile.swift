@@ -7,6 +7,9 @@ struct WeightLayer {
     enum Slot { case parameter(Parameter), buffer(Buffer) }
     let moduleKey: String
     let layerName: String
+    /// Keras's snake-case class name (`conv2d`, `dense`, `batch_normalization`): Keras 3
+    /// files name layers by it plus a per-class counter (`conv2d_1`).
+    let kerasClass: String
     let isHead: Bool
     let entries: [(name: String, key: String, slot: Slot)]
 }
@@ -22,7 +25,17 @@ extension ZooModel {
             let buffers = module.ownBuffers.map { (kerasName($0.name), key + "." + $0.name, WeightLayer.Slot.buffer($0.buffer)) }
             guard !params.isEmpty || !buffers.isEmpty else { return nil }
             let head = headKey.map { key == $0 || key.hasPrefix($0 + ".") } ?? false
-            return WeightLayer(moduleKey: key, layerName: layerName(forModuleKey: key), isHead: head, entries: params + buffers)
+            let kerasClass: String
+            switch module {
+            case is Conv2D: kerasClass = "conv2d"
+            case is Dense: kerasClass = "dense"
+            case is BatchNorm: kerasClass = "batch_normalization"
+            case is LayerNorm: kerasClass = "layer_normalization"
+            case is GroupNorm: kerasClass = "group_normalization"
+            default: kerasClass = String(describing: type(of: module)).lowercased()
+            }
+            return WeightLayer(moduleKey: key, layerName: layerName(forModuleKey: key), kerasClass: kerasClass, isHead: head,
+                               entries: params + buffers)
         }
         return orderedForKeras(layers.map(\.layerName)).compactMap { name in layers.first { $0.layerName == name } }
     }
@@ -206,7 +219,18 @@ public enum WeightFile {
         var entries: [LoadReport.Entry] = []
         var assignments: [(WeightLayer.Slot, Tensor)] = []
         var used = Set<String>()
-        for layer in model.weightLayers() {
+        var layers = model.weightLayers()
+        if archive.format == .keras3 {
+            // Keras 3 names layers by class and order, not by their names: conv2d, conv2d_1, …
+            var counters: [String: Int] = [:]
+            layers = layers.map { layer in
+                let n = counters[layer.kerasClass, default: 0]
+                counters[layer.kerasClass] = n + 1
+                return WeightLayer(moduleKey: layer.moduleKey, layerName: n == 0 ? layer.kerasClass : "\(layer.kerasClass)_\(n)",
+                                   kerasClass: layer.kerasClass, isHead: layer.isHead, entries: layer.entries)
+            }
+        }
+        for layer in layers {
             if layer.isHead && options.skipHead {
                 entries += layer.entries.map { .init(key: $0.key, layer: layer.layerName, weight: $0.name, status: .skipped("head")) }
                 used.insert(layer.layerName)

@@ -1,0 +1,33 @@
+import Foundation
+
+/// Bringing weights from Keras (2 or 3) or converted PyTorch files into a zoo model.
+public enum WeightImport {
+    /// Builds `architecture` (a zoo name), sized to the file's head unless `classes` is
+    /// given, and loads the file into it. Returns the model, the per-tensor report and the
+    /// metadata to save it with.
+    public static func load(_ path: String, architecture: String, classes: Int? = nil, skipHead: Bool = false,
+                            source: String) throws -> (model: any ZooModel, report: LoadReport, metadata: WeightMetadata) {
+        let archive = try WeightArchive.read(path)
+        let entry = try Architectures.entry(architecture)
+        let fileClasses = (archive.layers["predictions"] ?? archive.layers["fc3"])?.first { $0.name == "kernel" || $0.name == "0" }?.tensor.shape.last
+        let configuration = archive.metadata?.configuration ?? entry.configuration(classes ?? fileClasses)
+        let model = (classes.map { resized(configuration, classes: $0) } ?? configuration).build()
+        let report = try WeightFile.load(archive, into: model, options: LoadOptions(skipHead: skipHead))
+        let provenance = try JSONSerialization.data(withJSONObject: ["source": source, "file": (path as NSString).lastPathComponent,
+                                                                    "format": archive.format.rawValue], options: [.sortedKeys])
+        let metadata = WeightMetadata(architecture: entry.name, configuration: model.configuration,
+                                      preprocessing: archive.metadata?.preprocessing ?? entry.preprocessing,
+                                      classNames: archive.metadata?.classNames ?? [],
+                                      provenance: String(decoding: provenance, as: UTF8.self))
+        return (model, report, metadata)
+    }
+
+    static func resized(_ c: ModelConfiguration, classes: Int) -> ModelConfiguration {
+        switch c {
+        case var .lenet(x): x.classes = classes; return .lenet(x)
+        case var .vgg(x): x.classes = classes; return .vgg(x)
+        case var .resnet(x): x.classes = classes; return .resnet(x)
+        case var .alexnet(x): x.classes = classes; return .alexnet(x)
+        }
+    }
+}
