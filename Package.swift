@@ -52,7 +52,7 @@ let package = Package(
         .testTarget(name: "OptimizersTests", dependencies: ["Optimizers", "TestSupport"], exclude: ["Fixtures"],
                     swiftSettings: optimisedInDebug),
         .testTarget(name: "VisionTests", dependencies: ["Vision", "TestSupport"]),
-        .testTarget(name: "ZooTests", dependencies: ["Zoo", "TestSupport"]),
+        .testTarget(name: "ZooTests", dependencies: ["Zoo", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CHDF5", "CPNG", "CTurboJPEG"]),
     ],
     swiftLanguageModes: [.v5]

@@ -49,7 +49,7 @@ struct Summary: ParsableCommand {
 
 struct ZooCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "zoo", abstract: "List and inspect the model zoo.",
-                                                    subcommands: [List.self, Show.self])
+                                                    subcommands: [List.self, Show.self, Initialise.self, Logits.self])
 
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List the architectures.")
@@ -75,6 +75,46 @@ struct ZooCommand: ParsableCommand {
             }
             if let head = model.headKey { print("head: \(head)") }
             print("total: \(summary.total.commaGrouped) parameters")
+        }
+    }
+
+    struct Initialise: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "init", abstract: "Write a randomly initialised model (for checks against other frameworks).")
+        @Argument(help: "The architecture.") var name: String
+        @Option(help: "The seed of the initialisation.") var seed: UInt64 = 0
+        @Option(help: "Number of classes.") var classes: Int?
+        @Option(help: "Where to write the weight file.") var out: String
+        func run() throws {
+            let entry = try Architectures.entry(name)
+            Random.seed(seed)
+            let model = entry.configuration(classes).build()
+            try WeightFile.save(model, to: out, metadata: WeightMetadata(
+                architecture: entry.name, configuration: model.configuration, preprocessing: entry.preprocessing,
+                provenance: #"{"source": "random initialisation", "seed": \#(seed)}"#))
+            print("wrote \(out): \(entry.name), \(model.parameterCount.commaGrouped) parameters")
+        }
+    }
+
+    struct Logits: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Run a weight file on the NHWC dataset 'input' of an HDF5 file; write dataset 'logits'.")
+        @Option(help: "A Graft, Keras or converted weight file.") var model: String
+        @Option(help: "The zoo architecture (needed for files without Graft metadata).") var arch: String?
+        @Option(help: "HDF5 file with a float dataset 'input' [n, h, w, c].") var input: String
+        @Option(help: "Where to write the logits (HDF5, dataset 'logits').") var out: String
+        func run() throws {
+            let archive = try WeightArchive.read(model)
+            let configuration: ModelConfiguration
+            if let stored = archive.metadata?.configuration { configuration = stored }
+            else if let arch { configuration = try Architectures.entry(arch).configuration(nil) }
+            else { throw ValidationError("\(model) has no Graft metadata: pass --arch") }
+            let network = configuration.build()
+            print(try WeightFile.load(archive, into: network).description.split(separator: "\n").first ?? "")
+            let x = try HDF5File(reading: input).readTensor("input")
+            let logits = network.predict(x)
+            let file = try HDF5File(creating: out)
+            try file.write(logits, at: "logits")
+            try file.flush()
+            print("wrote \(out): logits \(logits.shape)")
         }
     }
 }
