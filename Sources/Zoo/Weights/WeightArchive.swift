@@ -87,8 +87,10 @@ public struct WeightArchive {
             if children.contains("vars") {
                 let vars = try file.children(of: "\(group)/vars").compactMap(Int.init).sorted()
                 if !vars.isEmpty {
-                    names.append(name)
-                    layers[name] = try vars.map { ("\($0)", try file.readTensor("\(group)/vars/\($0)")) }
+                    // Keras 3 names groups by class (conv2d_1); the real layer name is the `name` attribute of `vars`.
+                    let layerName = file.hasAttribute("name", on: "\(group)/vars") ? (try file.readStrings("name", on: "\(group)/vars").first ?? name) : name
+                    names.append(layerName)
+                    layers[layerName] = try vars.map { ("\($0)", try file.readTensor("\(group)/vars/\($0)")) }
                 }
             }
             // Nested layers (e.g. a Sequential inside a functional model) keep their own names.

@@ -220,8 +220,8 @@ public enum WeightFile {
         var assignments: [(WeightLayer.Slot, Tensor)] = []
         var used = Set<String>()
         var layers = model.weightLayers()
-        if archive.format == .keras3 {
-            // Keras 3 names layers by class and order, not by their names: conv2d, conv2d_1, …
+        if archive.format == .keras3 && !layers.contains(where: { archive.layers[$0.layerName] != nil }) {
+            // Files without `vars/name` attributes name layers by class and order only: conv2d, conv2d_1, …
             var counters: [String: Int] = [:]
             layers = layers.map { layer in
                 let n = counters[layer.kerasClass, default: 0]
