@@ -57,6 +57,21 @@ public func softmaxCrossEntropy(logits: Variable, labels: [Int], labelSmoothing:
     }
 }
 
+/// Softmax cross-entropy against soft targets `[n, k]` (rows summing to 1, e.g. from mixup
+/// or cutmix): `-mean_i sum_j t_ij · log softmax(x)_ij`.
+public func softmaxCrossEntropy(logits: Variable, targets: Tensor) throws -> Variable {
+    guard logits.shape.count == 2, targets.shape == logits.shape else {
+        throw LossError.shapeMismatch(loss: "softmaxCrossEntropy (soft targets)", predictions: logits.shape, targets: targets.shape)
+    }
+    let n = Float(logits.shape[0])
+    let logp = Kernels.softmax(logits.value, axis: 1, log: true)
+    let loss = -(targets * logp).sum().scalar / n
+    return Variable.operation("softmaxCrossEntropy", inputs: [logits], value: Tensor(loss)) { g in
+        let p = logp.exp()
+        return [(p * targets.sum(axes: [1], keepDims: true) - targets) * (g.scalar / n)]
+    }
+}
+
 /// Binary cross-entropy on logits, averaged over every element (PyTorch's
 /// `binary_cross_entropy_with_logits`): `pw·t·softplus(-x) + (1 - t)·softplus(x)`, stable for
 /// large |x|. `positiveWeight` (`[c]`, over the last axis) scales the positive term.

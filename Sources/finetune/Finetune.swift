@@ -11,7 +11,7 @@ struct Finetune: ParsableCommand {
         Training (`finetune --base resnet --freeze 3`) lands with the Transfer issue; the model
         zoo, summaries and weight import are here.
         """,
-        subcommands: [Train.self, Summary.self, ZooCommand.self, Import.self],
+        subcommands: [Train.self, Summary.self, ZooCommand.self, Import.self, Augment.self],
         defaultSubcommand: Train.self)
 }
 

@@ -1,0 +1,51 @@
+import Foundation
+
+/// A picture of what a pipeline does: one row per source image, the original first and
+/// `versions` augmented copies after it, plus the parameters every copy used (JSON), so a
+/// surprising copy can be replayed.
+public struct AugmentationPreview {
+    public struct Record: Codable, Equatable, Sendable {
+        public var source: String
+        public var version: Int
+        public var seed: UInt64
+        public var steps: [AugmentationStep]
+    }
+
+    public let grid: Image
+    public let records: [Record]
+
+    /// Renders the grid; each cell is `cellSize` pixels square, with a 2-pixel white gutter.
+    /// Copy `v` of image `i` uses a generator seeded from `(seed, i, v)`.
+    public init(images: [(name: String, image: Image)], augmentation: Augmentation, versions: Int, seed: UInt64, cellSize: Int = 96) {
+        let gutter = 2, columns = versions + 1
+        let width = columns * cellSize + (columns + 1) * gutter, height = images.count * cellSize + (images.count + 1) * gutter
+        var grid = Image(width: width, height: height, channels: 3, fill: 1)
+        var records: [Record] = []
+        func paste(_ image: Image, row: Int, column: Int) {
+            let cell = image.resized(width: cellSize, height: cellSize).rgb().clamped()
+            let (x0, y0) = (gutter + column * (cellSize + gutter), gutter + row * (cellSize + gutter))
+            for y in 0..<cellSize { for x in 0..<cellSize { for c in 0..<3 { grid[y0 + y, x0 + x, c] = cell[y, x, c] } } }
+        }
+        for (row, source) in images.enumerated() {
+            paste(source.image, row: row, column: 0)
+            for v in 0..<versions {
+                let copySeed = BatchLoader.mix(seed, UInt64(row), UInt64(v))
+                var rng = RandomGenerator(seed: copySeed)
+                let (augmented, steps) = augmentation.apply(source.image, using: &rng)
+                paste(augmented, row: row, column: v + 1)
+                records.append(Record(source: source.name, version: v + 1, seed: copySeed, steps: steps))
+            }
+        }
+        self.grid = grid
+        self.records = records
+    }
+
+    /// Writes the PNG at `path` and the records beside it (`.json` instead of `.png`), atomically.
+    public func write(to path: String) throws {
+        try grid.writePNG(to: path)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let json = (path as NSString).deletingPathExtension + ".json"
+        try encoder.encode(records).write(to: URL(fileURLWithPath: json), options: .atomic)
+    }
+}

@@ -1,0 +1,214 @@
+import Foundation
+
+/// A labelled collection of images that the loader reads by index.
+public protocol LabeledImageSource: Sendable {
+    var count: Int { get }
+    var classNames: [String] { get }
+    func label(at index: Int) -> Int
+    func image(at index: Int) throws -> Image
+    /// The file (or description) of an image, for messages.
+    func name(at index: Int) -> String
+}
+
+extension LabeledImageSource {
+    /// Images per class, in class order.
+    public var classCounts: [Int] {
+        var counts = [Int](repeating: 0, count: classNames.count)
+        for i in 0..<count { counts[label(at: i)] += 1 }
+        return counts
+    }
+
+    /// "Balanced" class weights from the counts, `n / (classes · count_c)` (scikit-learn's
+    /// formula): rare classes weigh more. Pass them to `softmaxCrossEntropy(classWeights:)`.
+    public var classWeights: [Float] {
+        let counts = classCounts, n = Float(count), k = Float(counts.count)
+        return counts.map { $0 == 0 ? 0 : n / (k * Float($0)) }
+    }
+
+    /// A one-line description of the classes and their counts.
+    public var classSummary: String {
+        zip(classNames, classCounts).map { "\($0) \($1)" }.joined(separator: ", ")
+    }
+}
+
+public enum DatasetFolderError: Error, CustomStringConvertible, Equatable {
+    case notAFolder(String)
+    case noClasses(String)
+    case emptyClass(folder: String)
+    case singleClass(root: String, name: String)
+    case badCSV(path: String, line: Int, reason: String)
+
+    public var description: String {
+        switch self {
+        case let .notAFolder(path): return "\(path): no such folder; pass a folder with one sub-folder of images per class"
+        case let .noClasses(path): return "\(path): has no class sub-folders; put each class's images in a sub-folder named after it"
+        case let .emptyClass(folder): return "\(folder): the class folder holds no PNG or JPEG images; add images or remove the folder"
+        case let .singleClass(root, name): return "\(root): only one class (\(name)); a classifier needs at least two class folders"
+        case let .badCSV(path, line, reason): return "\(path):\(line): \(reason)"
+        }
+    }
+}
+
+/// An image folder: one sub-folder per class (sorted by name, which fixes the class
+/// indices), PNG and JPEG files inside (sub-folders searched too). Files with other
+/// extensions are ignored and counted; hidden files and folders are skipped. Images are
+/// decoded on demand, by content.
+public struct ImageFolder: LabeledImageSource {
+    public static let imageExtensions: Set<String> = ["png", "jpg", "jpeg"]
+
+    public let root: String
+    public let classNames: [String]
+    public let files: [String]
+    public let labels: [Int]
+    /// Files skipped for their extension (not PNG or JPEG).
+    public let ignoredFiles: [String]
+    public let decoder: ImageDecoder
+
+    public init(_ root: String, decoder: ImageDecoder = ImageDecoder()) throws {
+        let fm = FileManager.default
+        var isDirectory: ObjCBool = false
+        guard fm.fileExists(atPath: root, isDirectory: &isDirectory), isDirectory.boolValue else { throw DatasetFolderError.notAFolder(root) }
+        let rootURL = URL(fileURLWithPath: root)
+        let classDirs = try fm.contentsOfDirectory(at: rootURL, includingPropertiesForKeys: [.isDirectoryKey], options: [.skipsHiddenFiles])
+            .filter { (try? $0.resourceValues(forKeys: [.isDirectoryKey]).isDirectory) == true }
+            .sorted { $0.lastPathComponent < $1.lastPathComponent }
+        guard !classDirs.isEmpty else { throw DatasetFolderError.noClasses(root) }
+        guard classDirs.count > 1 else { throw DatasetFolderError.singleClass(root: root, name: classDirs[0].lastPathComponent) }
+        var files: [String] = [], labels: [Int] = [], ignored: [String] = []
+        for (label, dir) in classDirs.enumerated() {
+            let found = (fm.enumerator(at: dir, includingPropertiesForKeys: [.isRegularFileKey], options: [.skipsHiddenFiles])?
+                .compactMap { $0 as? URL } ?? [])
+                .filter { (try? $0.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true }
+                .sorted { $0.path < $1.path }
+            let images = found.filter { ImageFolder.imageExtensions.contains($0.pathExtension.lowercased()) }
+            ignored += found.filter { !ImageFolder.imageExtensions.contains($0.pathExtension.lowercased()) }.map(\.path)
+            guard !images.isEmpty else { throw DatasetFolderError.emptyClass(folder: dir.path) }
+            files += images.map(\.path)
+            labels += Array(repeating: label, count: images.count)
+        }
+        self.root = root
+        self.classNames = classDirs.map(\.lastPathComponent)
+        self.files = files
+        self.labels = labels
+        self.ignoredFiles = ignored
+        self.decoder = decoder
+    }
+
+    public var count: Int { files.count }
+    public func label(at index: Int) -> Int { labels[index] }
+    public func image(at index: Int) throws -> Image { try decoder.decode(contentsOf: files[index]) }
+    public func name(at index: Int) -> String { files[index] }
+}
+
+/// Images held in memory (small datasets decoded once, or tensors such as Fashion-MNIST).
+public struct InMemoryImages: LabeledImageSource {
+    public let images: [Image]
+    public let labels: [Int]
+    public let classNames: [String]
+    public let names: [String]
+
+    public init(images: [Image], labels: [Int], classNames: [String], names: [String]? = nil) {
+        ensure(images.count == labels.count, "InMemoryImages: \(images.count) images but \(labels.count) labels")
+        self.images = images; self.labels = labels; self.classNames = classNames
+        self.names = names ?? images.indices.map { "image \($0)" }
+    }
+
+    /// From an NHWC tensor of values in [0, 1] (e.g. `FashionMNIST.load`).
+    public init(tensor: Tensor, labels: [Int], classNames: [String]) {
+        self.init(images: (0..<tensor.shape[0]).map { Image(tensor, index: $0) }, labels: labels, classNames: classNames)
+    }
+
+    public var count: Int { images.count }
+    public func label(at index: Int) -> Int { labels[index] }
+    public func image(at index: Int) throws -> Image { images[index] }
+    public func name(at index: Int) -> String { names[index] }
+
+    /// Decodes every image of `source` once, in parallel. Unreadable images are skipped and
+    /// returned with their reason, or, with `strict`, the first one fails the whole load.
+    public static func decoding(_ source: LabeledImageSource, strict: Bool = false) throws -> (images: InMemoryImages, skipped: [(path: String, reason: String)]) {
+        var results = [Result<Image, Error>?](repeating: nil, count: source.count)
+        results.withUnsafeMutableBufferPointer { slots in
+            DispatchQueue.concurrentPerform(iterations: source.count) { i in slots[i] = Result { try source.image(at: i) } }
+        }
+        var images: [Image] = [], labels: [Int] = [], names: [String] = [], skipped: [(String, String)] = []
+        for (i, result) in results.enumerated() {
+            switch result! {
+            case let .success(image): images.append(image); labels.append(source.label(at: i)); names.append(source.name(at: i))
+            case let .failure(error):
+                if strict { throw error }
+                skipped.append((source.name(at: i), "\(error)"))
+            }
+        }
+        return (InMemoryImages(images: images, labels: labels, classNames: source.classNames, names: names), skipped)
+    }
+}
+
+/// A folder of images plus a CSV of labels (`filename,label` per line, an optional header;
+/// labels are class names). Classes are the distinct labels, sorted.
+public struct LabeledFiles: LabeledImageSource {
+    public let files: [String]
+    public let labels: [Int]
+    public let classNames: [String]
+    public let decoder: ImageDecoder
+
+    public init(folder: String, csv: String, decoder: ImageDecoder = ImageDecoder()) throws {
+        let text = try String(contentsOfFile: csv, encoding: .utf8)
+        var rows: [(String, String)] = []
+        for (n, line) in text.split(whereSeparator: \.isNewline).enumerated() {
+            let fields = line.split(separator: ",", omittingEmptySubsequences: false).map {
+                $0.trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+            }
+            guard fields.count >= 2, !fields[0].isEmpty, !fields[1].isEmpty else {
+                throw DatasetFolderError.badCSV(path: csv, line: n + 1, reason: "expected 'filename,label'")
+            }
+            if n == 0 && ["filename", "file", "path", "image"].contains(fields[0].lowercased()) { continue }
+            rows.append((fields[0], fields[1]))
+        }
+        let classes = Array(Set(rows.map(\.1))).sorted()
+        guard classes.count > 1 else { throw DatasetFolderError.singleClass(root: csv, name: classes.first ?? "none") }
+        files = rows.map { URL(fileURLWithPath: folder).appendingPathComponent($0.0).path }
+        labels = rows.map { row in classes.firstIndex(of: row.1)! }
+        classNames = classes
+        self.decoder = decoder
+    }
+
+    public var count: Int { files.count }
+    public func label(at index: Int) -> Int { labels[index] }
+    public func image(at index: Int) throws -> Image { try decoder.decode(contentsOf: files[index]) }
+    public func name(at index: Int) -> String { files[index] }
+}
+
+/// A seeded, stratified split into train / validation / test indices: each class is
+/// shuffled and cut in the same proportions. Saved with a run so it can be reproduced.
+public struct DatasetSplit: Codable, Equatable, Sendable {
+    public var seed: UInt64
+    public var train: [Int]
+    public var validation: [Int]
+    public var test: [Int]
+
+    public static func stratified(labels: [Int], validation: Double, test: Double = 0, seed: UInt64) -> DatasetSplit {
+        ensure(validation >= 0 && test >= 0 && validation + test < 1, "split: validation \(validation) + test \(test) must be below 1")
+        var rng = RandomGenerator(seed: seed)
+        var split = DatasetSplit(seed: seed, train: [], validation: [], test: [])
+        for label in Set(labels).sorted() {
+            var members = labels.indices.filter { labels[$0] == label }
+            members.shuffle(using: &rng)
+            let nTest = Int((Double(members.count) * test).rounded()), nValidation = Int((Double(members.count) * validation).rounded())
+            split.test += members.prefix(nTest)
+            split.validation += members.dropFirst(nTest).prefix(nValidation)
+            split.train += members.dropFirst(nTest + nValidation)
+        }
+        split.train.sort(); split.validation.sort(); split.test.sort()
+        return split
+    }
+
+    public func save(to path: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(self).write(to: URL(fileURLWithPath: path), options: .atomic)
+    }
+
+    public static func load(_ path: String) throws -> DatasetSplit {
+        try JSONDecoder().decode(DatasetSplit.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+    }
+}

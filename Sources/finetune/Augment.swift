@@ -1,0 +1,36 @@
+import ArgumentParser
+import Foundation
+import Graft
+
+struct Augment: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write a preview grid (PNG) of an augmentation pipeline on a few images, and the parameters each copy used (JSON).",
+        discussion: "Pipeline syntax: comma-separated ops, name[=value][@probability], e.g. \"hflip,rotate=15,crop=56,jitter=0.3\" (see README).")
+
+    @Option(help: "An image folder (one sub-folder per class).") var data: String
+    @Option(help: "The augmentation pipeline.") var pipeline: String
+    @Option(help: "Where to write the PNG (the JSON goes beside it).") var out: String
+    @Option(help: "How many source images (spread over the classes).") var images: Int = 4
+    @Option(help: "Augmented copies per image.") var versions: Int = 6
+    @Option(help: "Size of each cell in pixels.") var size: Int = 96
+    @Option(help: "The seed.") var seed: UInt64 = 0
+
+    func run() throws {
+        let augmentation = try Augmentation(spec: pipeline)
+        let folder = try ImageFolder(data)
+        // One image from each class in turn, the first files of each.
+        var picked: [(String, Image)] = []
+        var perClass = Dictionary(grouping: folder.files.indices, by: folder.label(at:)).mapValues { $0.makeIterator() }
+        var label = 0
+        while picked.count < min(images, folder.count) {
+            if let i = perClass[label % folder.classNames.count]?.next() {
+                picked.append(((folder.files[i] as NSString).lastPathComponent, try folder.image(at: i).resized(width: size, height: size)))
+            }
+            label += 1
+            if label > folder.count * 2 { break }
+        }
+        let preview = AugmentationPreview(images: picked, augmentation: augmentation, versions: versions, seed: seed, cellSize: size)
+        try preview.write(to: out)
+        print("wrote \(out) (\(picked.count) images x \(versions) copies) and \((out as NSString).deletingPathExtension).json")
+    }
+}
