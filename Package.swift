@@ -42,6 +42,8 @@ let package = Package(
         .executableTarget(name: "TrainMLP", dependencies: ["Graft"], path: "Examples/TrainMLP"),
         .executableTarget(name: "EngineBenchmarks", dependencies: ["Graft"], path: "Examples/EngineBenchmarks"),
         .executableTarget(name: "LeNetFashionMNIST", dependencies: ["Graft"], path: "Examples/LeNetFashionMNIST"),
+        .executableTarget(name: "DecodeCheck", dependencies: ["Vision"], path: "Examples/DecodeCheck"),
+        .executableTarget(name: "LoaderBenchmark", dependencies: ["Vision"], path: "Examples/LoaderBenchmark"),
 
         // Fixture loading and gradient checks shared by the test targets.
         .target(name: "TestSupport", dependencies: ["Engine"], path: "Tests/TestSupport", swiftSettings: optimisedInDebug),
@@ -51,7 +53,7 @@ let package = Package(
                     swiftSettings: optimisedInDebug),
         .testTarget(name: "OptimizersTests", dependencies: ["Optimizers", "TestSupport"], exclude: ["Fixtures"],
                     swiftSettings: optimisedInDebug),
-        .testTarget(name: "VisionTests", dependencies: ["Vision", "TestSupport"]),
+        .testTarget(name: "VisionTests", dependencies: ["Vision", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "ZooTests", dependencies: ["Zoo", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CHDF5", "CPNG", "CTurboJPEG"]),
     ],

@@ -6,8 +6,10 @@ import Foundation
 /// the file's extension.
 ///
 /// - PNG: every colour type and bit depth (palette, grey, grey+alpha, RGB, RGBA, 1-16 bits,
-///   interlaced) is delivered as 8-bit grey or RGB; 16-bit samples are reduced by libpng.
-///   Alpha is composited onto `background` (default white, as a browser shows it).
+///   interlaced) is delivered as 8-bit grey or RGB (16-bit samples are taken as sRGB-encoded
+///   and rounded to 8 bits; an all-grey palette stays grey). Alpha is composited onto
+///   `background` (default white, as a browser shows it) on the 8-bit values,
+///   `round(a·c + (1 - a)·bg)`, as Pillow's `alpha_composite` does.
 /// - JPEG: grey stays grey, anything else becomes RGB (accurate DCT, fancy upsampling: the
 ///   same settings as Pillow); the EXIF orientation tag is applied.
 /// - Images over `maxPixels` (default 50 megapixels) are refused from their header, before
@@ -61,15 +63,54 @@ public struct ImageDecoder: Sendable {
             throw ImageError.unreadable(path: path, reason: pngMessage(image))
         }
         try checkSize(Int(image.width), Int(image.height), path: path)
-        let color = image.format & UInt32(PNG_FORMAT_FLAG_COLOR) != 0
-        image.format = color ? UInt32(PNG_FORMAT_RGB) : UInt32(PNG_FORMAT_GRAY)
-        let channels = color ? 3 : 1
-        var pixels = [UInt8](repeating: 0, count: Int(image.width) * Int(image.height) * channels)
-        var background = png_color(red: self.background.red, green: self.background.green, blue: self.background.blue)
-        guard png_image_finish_read(&image, &background, &pixels, 0, nil) != 0 else {
+        // 16-bit samples without a gAMA chunk are sRGB-encoded (as every other reader assumes),
+        // not linear; this flag must be set after begin_read.
+        image.flags |= UInt32(PNG_IMAGE_FLAG_16BIT_sRGB)
+        let source = image.format
+        let color = source & UInt32(PNG_FORMAT_FLAG_COLOR) != 0, alpha = source & UInt32(PNG_FORMAT_FLAG_ALPHA) != 0
+        // Read with alpha and composite here on the 8-bit values (libpng blends in linear light).
+        image.format = (color ? UInt32(PNG_FORMAT_RGB) : UInt32(PNG_FORMAT_GRAY)) | (alpha ? UInt32(PNG_FORMAT_FLAG_ALPHA) : 0)
+        let stored = (color ? 3 : 1) + (alpha ? 1 : 0)
+        var pixels = [UInt8](repeating: 0, count: Int(image.width) * Int(image.height) * stored)
+        guard png_image_finish_read(&image, nil, &pixels, 0, nil) != 0 else {
             throw ImageError.unreadable(path: path, reason: pngMessage(image))
         }
-        return Image(width: Int(image.width), height: Int(image.height), channels: channels, bytes: pixels)
+        let (w, h) = (Int(image.width), Int(image.height))
+        var channels = color ? 3 : 1
+        if alpha { pixels = composite(pixels, channels: channels) }
+        // libpng reports every palette as colour; an all-grey palette image stays grey.
+        let paletted = source & UInt32(PNG_FORMAT_FLAG_COLORMAP) != 0
+        if color && paletted && isGrey(pixels) {
+            pixels = stride(from: 0, to: pixels.count, by: 3).map { pixels[$0] }
+            channels = 1
+        }
+        return Image(width: w, height: h, channels: channels, bytes: pixels)
+    }
+
+    /// Whether every RGB triple has R = G = B.
+    private func isGrey(_ rgb: [UInt8]) -> Bool {
+        var i = 0
+        while i + 2 < rgb.count {
+            if rgb[i] != rgb[i + 1] || rgb[i] != rgb[i + 2] { return false }
+            i += 3
+        }
+        return true
+    }
+
+    /// Blends interleaved colour+alpha bytes over `background`:
+    /// `round(a·c + (1 - a)·bg)` with `a = alpha / 255`, in integers.
+    private func composite(_ pixels: [UInt8], channels: Int) -> [UInt8] {
+        let bg = channels == 3 ? [Int(background.red), Int(background.green), Int(background.blue)] : [Int(background.green)]
+        let count = pixels.count / (channels + 1)
+        var out = [UInt8](repeating: 0, count: count * channels)
+        for p in 0..<count {
+            let a = Int(pixels[p * (channels + 1) + channels])
+            for c in 0..<channels {
+                let value = Int(pixels[p * (channels + 1) + c])
+                out[p * channels + c] = UInt8((2 * (a * value + (255 - a) * bg[c]) + 255) / 510)
+            }
+        }
+        return out
     }
 
     private func pngMessage(_ image: png_image) -> String {
