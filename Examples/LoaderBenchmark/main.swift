@@ -31,10 +31,16 @@ print("Loader benchmark: \(folder.count) PNGs of \(sourceSize)x\(sourceSize), pi
 for size in [64, 224] {
     let loader = BatchLoader(source: folder, batchSize: 32, imageSize: (size, size), mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25],
                              augmentation: pipeline, seed: 1)
-    let t0 = Date()
+    func cpuSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+    }
+    let t0 = Date(), cpu0 = cpuSeconds()
     var images = 0
     for batch in loader.batches(epoch: 0) { images += batch.labels.count }
-    let seconds = Date().timeIntervalSince(t0)
-    print(String(format: "%3dx%-3d  decode+augment+batch  %7.0f images/s  (%d images in %.2f s)", size, size, Double(images) / seconds, images, seconds))
+    let seconds = Date().timeIntervalSince(t0), cpu = cpuSeconds() - cpu0
+    print(String(format: "%3dx%-3d  decode+augment+batch  %7.0f images/s  (%d images in %.2f s, %.2f cores busy on average)",
+                 size, size, Double(images) / seconds, images, seconds, cpu / seconds))
 }
 try? FileManager.default.removeItem(at: root)

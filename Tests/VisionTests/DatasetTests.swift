@@ -159,3 +159,35 @@ final class LoaderTests: XCTestCase {
         XCTAssertEqual(Array(l.batches(epoch: 1)).count, 40, "a fresh epoch still runs to the end")
     }
 }
+
+final class PreviewTests: XCTestCase {
+    func testGridLayoutAndReplayableRecords() throws {
+        let pipeline = try Augmentation(spec: "hflip,rotate=30,jitter=0.2")
+        let sources = (0..<2).map { i in
+            ("img\(i)", Image.generate(width: 20, height: 20, channels: 3) { y, x, c in Float((x * (i + 1) + y + c) % 20) / 20 })
+        }
+        let preview = AugmentationPreview(images: sources, augmentation: pipeline, versions: 3, seed: 5, cellSize: 20)
+        XCTAssertEqual([preview.grid.width, preview.grid.height], [4 * 20 + 5 * 2, 2 * 20 + 3 * 2])
+        XCTAssertEqual(preview.records.count, 6)
+        XCTAssertEqual(preview.grid[2, 2, 0], sources[0].1[0, 0, 0], accuracy: 1e-6, "the original comes first")
+        // Replaying a record reproduces the cell.
+        let record = preview.records[4]  // image 1, version 2
+        let replayed = try pipeline.replay(sources[1].1, steps: record.steps)
+        let (x0, y0) = (2 + 2 * 22, 2 + 1 * 22)
+        XCTAssertEqual(preview.grid[y0 + 7, x0 + 9, 1], replayed.clamped()[7, 9, 1], accuracy: 1e-6)
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("preview-\(UUID().uuidString.prefix(6)).png").path
+        try preview.write(to: out)
+        let decoded = try ImageDecoder().decode(contentsOf: out)
+        XCTAssertEqual(decoded.width, preview.grid.width)
+        let json = try JSONDecoder().decode([AugmentationPreview.Record].self,
+                                            from: Data(contentsOf: URL(fileURLWithPath: (out as NSString).deletingPathExtension + ".json")))
+        XCTAssertEqual(json, preview.records)
+    }
+
+    func testRGBAEncodingRoundTripsThroughCompositing() throws {
+        let rgba: [UInt8] = [255, 0, 0, 255, 0, 0, 255, 0]  // opaque red, transparent blue
+        let png = try PNGEncoder.encode(width: 2, height: 1, channels: 4, bytes: rgba)
+        XCTAssertEqual(try ImageDecoder().decode(png).bytes, [255, 0, 0, 255, 255, 255], "transparency shows the white background")
+        XCTAssertThrowsError(try PNGEncoder.encode(width: 2, height: 1, channels: 5, bytes: rgba))
+    }
+}
