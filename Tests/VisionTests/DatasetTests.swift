@@ -70,7 +70,7 @@ final class DatasetTests: XCTestCase {
         let bad = b.appendingPathComponent("broken.png").path
         let good = try Data(contentsOf: b.appendingPathComponent("img 0.png"))
         try good.prefix(good.count / 2).write(to: URL(fileURLWithPath: bad))
-        FileManager.default.createFile(atPath: b.appendingPathComponent("zero.png").path, contents: Data())
+        _ = FileManager.default.createFile(atPath: b.appendingPathComponent("zero.png").path, contents: Data())
         let folder = try ImageFolder(root.path)
         let (images, skipped) = try InMemoryImages.decoding(folder)
         XCTAssertEqual(images.count, 4)

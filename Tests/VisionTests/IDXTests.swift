@@ -14,7 +14,7 @@ final class IDXTests: XCTestCase {
 
     private func write(_ bytes: [UInt8], _ name: String) -> String {
         let path = directory.appendingPathComponent(name).path
-        FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
         return path
     }
 
