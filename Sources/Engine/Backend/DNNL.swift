@@ -111,6 +111,32 @@ final class Primitive: @unchecked Sendable {
     }
 }
 
+/// Whether two memory descriptors describe the same layout.
+func sameLayout(_ a: dnnl_memory_desc_t, _ b: dnnl_memory_desc_t) -> Bool {
+    var a = a, b = b
+    return dnnl_memory_desc_equal(&a, &b) != 0
+}
+
+/// The byte size of data laid out as `md`.
+func byteSize(_ md: dnnl_memory_desc_t) -> Int {
+    var md = md
+    return Int(dnnl_memory_desc_get_size(&md))
+}
+
+/// Copies `source` (laid out as `from`) into `destination` (laid out as `to`) with a cached
+/// reorder primitive: how plain HWIO kernels meet the blocked layouts oneDNN's fastest
+/// convolutions want.
+func reorder(from: dnnl_memory_desc_t, to: dnnl_memory_desc_t, key: String,
+             _ source: UnsafeMutableRawPointer, _ destination: UnsafeMutableRawPointer) {
+    let prim = DNNL.shared.primitive(key: "reorder" + key) {
+        var pd: dnnl_primitive_desc_t?
+        var src = from, dst = to
+        DNNL.check(dnnl_reorder_primitive_desc_create(&pd, &src, DNNL.shared.engine, &dst, DNNL.shared.engine, nil), op: "reorder \(key)")
+        return Primitive(op: "reorder", descriptor: pd!)
+    }
+    prim.execute([(Int32(DNNL_ARG_FROM), from, source), (Int32(DNNL_ARG_TO), to, destination)])
+}
+
 /// A oneDNN memory descriptor for `dims` (oneDNN's logical order, e.g. NCHW or OIHW) laid
 /// out in memory as `tag` says (e.g. `dnnl_nhwc`, `dnnl_hwio`).
 func memoryDescriptor(_ dims: [Int], _ tag: dnnl_format_tag_t) -> dnnl_memory_desc_t {

@@ -39,10 +39,19 @@ public struct Conv2DGeometry: Sendable {
             : memoryDescriptor([groups, o / groups, i, kh, kw], dnnl_hwigo)
     }
 
+    /// The weights in oneDNN's "any" layout: each primitive picks the blocked layout its
+    /// fastest implementation wants, and the kernels reorder HWIO to and from it.
+    var anyWeightsDesc: dnnl_memory_desc_t {
+        let (kh, kw, i, o) = (kernel[0], kernel[1], kernel[2], kernel[3])
+        return groups == 1
+            ? memoryDescriptor([o, i, kh, kw], dnnl_format_tag_any)
+            : memoryDescriptor([groups, o / groups, i, kh, kw], dnnl_format_tag_any)
+    }
+
     func forwardPrimitive(bias: Bool) -> Primitive {
         DNNL.shared.primitive(key: "conv.fwd\(bias)" + key) {
             var desc = dnnl_convolution_desc_t()
-            var src = srcDesc, wei = weightsDesc, dst = dstDesc, b = biasDesc
+            var src = srcDesc, wei = anyWeightsDesc, dst = dstDesc, b = biasDesc
             let w = window
             let status = bias
                 ? dnnl_dilated_convolution_forward_desc_init(&desc, dnnl_forward_training, dnnl_convolution_direct, &src, &wei, &b, &dst,
@@ -57,7 +66,7 @@ public struct Conv2DGeometry: Sendable {
     func backwardDataPrimitive() -> Primitive {
         DNNL.shared.primitive(key: "conv.bwd_data" + key) {
             var desc = dnnl_convolution_desc_t()
-            var src = srcDesc, wei = weightsDesc, dst = dstDesc
+            var src = srcDesc, wei = anyWeightsDesc, dst = dstDesc
             let w = window
             DNNL.check(dnnl_dilated_convolution_backward_data_desc_init(&desc, dnnl_convolution_direct, &src, &wei, &dst,
                                                                         w.dnnlStrides, w.dnnlDilation, w.dnnlPadLeft, w.dnnlPadRight),
@@ -69,7 +78,7 @@ public struct Conv2DGeometry: Sendable {
     func backwardWeightsPrimitive(bias: Bool) -> Primitive {
         DNNL.shared.primitive(key: "conv.bwd_weights\(bias)" + key) {
             var desc = dnnl_convolution_desc_t()
-            var src = srcDesc, wei = weightsDesc, dst = dstDesc, b = biasDesc
+            var src = srcDesc, wei = anyWeightsDesc, dst = dstDesc, b = biasDesc
             let w = window
             let status = bias
                 ? dnnl_dilated_convolution_backward_weights_desc_init(&desc, dnnl_convolution_direct, &src, &wei, &b, &dst,
@@ -78,6 +87,21 @@ public struct Conv2DGeometry: Sendable {
                                                                       w.dnnlStrides, w.dnnlDilation, w.dnnlPadLeft, w.dnnlPadRight)
             DNNL.check(status, op: "conv2d backward weights \(key)")
             return DNNL.shared.primitive(op: "conv2d.backward_weights", desc: &desc, hint: forwardPrimitive(bias: bias))
+        }
+    }
+}
+
+extension Conv2DGeometry {
+    /// Calls `body` with the kernel `w` (HWIO) laid out as `prim` wants (`query`: its
+    /// weights descriptor), reordering into a temporary buffer when the layouts differ.
+    func withWeights<R>(_ w: UnsafeBufferPointer<Float>, for prim: Primitive, _ query: dnnl_query_t,
+                        _ body: (dnnl_memory_desc_t, UnsafeMutableRawPointer) -> R) -> R {
+        let wanted = prim.memoryDescriptor(query)!
+        if sameLayout(wanted, weightsDesc) { return body(weightsDesc, rawInput(w)) }
+        var buffer = [UInt8](repeating: 0, count: byteSize(wanted))
+        return buffer.withUnsafeMutableBytes { raw in
+            reorder(from: weightsDesc, to: wanted, key: "w\(prim.op)" + key, rawInput(w), raw.baseAddress!)
+            return body(wanted, raw.baseAddress!)
         }
     }
 }
@@ -95,15 +119,17 @@ extension Kernels {
         x.withUnsafeBufferPointer { px in
             w.withUnsafeBufferPointer { pw in
                 y.withUnsafeMutableBufferPointer { py in
-                    var args = [(Arg.src, g.srcDesc, rawInput(px)), (Arg.weights, g.weightsDesc, rawInput(pw)),
-                                (Arg.dst, g.dstDesc, UnsafeMutableRawPointer(py.baseAddress!))]
-                    if let bias {
-                        bias.withUnsafeBufferPointer { pb in
-                            args.append((Arg.bias, g.biasDesc, rawInput(pb)))
+                    g.withWeights(pw, for: prim, dnnl_query_weights_md) { weightsDesc, weights in
+                        var args = [(Arg.src, g.srcDesc, rawInput(px)), (Arg.weights, weightsDesc, weights),
+                                    (Arg.dst, g.dstDesc, UnsafeMutableRawPointer(py.baseAddress!))]
+                        if let bias {
+                            bias.withUnsafeBufferPointer { pb in
+                                args.append((Arg.bias, g.biasDesc, rawInput(pb)))
+                                prim.execute(args)
+                            }
+                        } else {
                             prim.execute(args)
                         }
-                    } else {
-                        prim.execute(args)
                     }
                 }
             }
@@ -120,8 +146,10 @@ extension Kernels {
         dy.withUnsafeBufferPointer { pdy in
             w.withUnsafeBufferPointer { pw in
                 dx.withUnsafeMutableBufferPointer { pdx in
-                    prim.execute([(Arg.diffDst, g.dstDesc, rawInput(pdy)), (Arg.weights, g.weightsDesc, rawInput(pw)),
-                                  (Arg.diffSrc, g.srcDesc, UnsafeMutableRawPointer(pdx.baseAddress!))])
+                    g.withWeights(pw, for: prim, dnnl_query_weights_md) { weightsDesc, weights in
+                        prim.execute([(Arg.diffDst, g.dstDesc, rawInput(pdy)), (Arg.weights, weightsDesc, weights),
+                                      (Arg.diffSrc, g.srcDesc, UnsafeMutableRawPointer(pdx.baseAddress!))])
+                    }
                 }
             }
         }
@@ -139,10 +167,18 @@ extension Kernels {
             dy.withUnsafeBufferPointer { pdy in
                 dw.withUnsafeMutableBufferPointer { pdw in
                     db.withUnsafeMutableBufferPointer { pdb in
-                        var args = [(Arg.src, g.srcDesc, rawInput(px)), (Arg.diffDst, g.dstDesc, rawInput(pdy)),
-                                    (Arg.diffWeights, g.weightsDesc, UnsafeMutableRawPointer(pdw.baseAddress!))]
-                        if bias { args.append((Arg.diffBias, g.biasDesc, UnsafeMutableRawPointer(pdb.baseAddress!))) }
-                        prim.execute(args)
+                        // The gradient comes out in the primitive's layout; reorder it to HWIO.
+                        let produced = prim.memoryDescriptor(dnnl_query_diff_weights_md)!
+                        let direct = sameLayout(produced, g.weightsDesc)
+                        var buffer = [UInt8](repeating: 0, count: direct ? 0 : byteSize(produced))
+                        buffer.withUnsafeMutableBytes { raw in
+                            let target = direct ? UnsafeMutableRawPointer(pdw.baseAddress!) : raw.baseAddress!
+                            var args = [(Arg.src, g.srcDesc, rawInput(px)), (Arg.diffDst, g.dstDesc, rawInput(pdy)),
+                                        (Arg.diffWeights, direct ? g.weightsDesc : produced, target)]
+                            if bias { args.append((Arg.diffBias, g.biasDesc, UnsafeMutableRawPointer(pdb.baseAddress!))) }
+                            prim.execute(args)
+                            if !direct { reorder(from: produced, to: g.weightsDesc, key: "dw" + g.key, target, UnsafeMutableRawPointer(pdw.baseAddress!)) }
+                        }
                     }
                 }
             }
