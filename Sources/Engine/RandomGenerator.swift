@@ -56,6 +56,34 @@ public struct RandomGenerator: RandomNumberGenerator, Sendable {
         return Float(radius * cos(2 * .pi * u2))
     }
 
+    /// A uniform integer in `0..<bound` (Lemire's multiply-shift with rejection: unbiased).
+    public mutating func nextInt(below bound: Int) -> Int {
+        ensure(bound > 0, "RandomGenerator.nextInt(below:): bound \(bound) must be positive")
+        let b = UInt64(bound)
+        var m = next().multipliedFullWidth(by: b)
+        if m.low < b {
+            let threshold = (0 &- b) % b
+            while m.low < threshold { m = next().multipliedFullWidth(by: b) }
+        }
+        return Int(m.high)
+    }
+
+    /// Fisher–Yates shuffle with this generator. Graft's own, so that a seed gives the same
+    /// order on every Swift version (the standard library's algorithm may change).
+    public mutating func shuffle<T>(_ array: inout [T]) {
+        guard array.count > 1 else { return }
+        for i in stride(from: array.count - 1, to: 0, by: -1) {
+            array.swapAt(i, nextInt(below: i + 1))
+        }
+    }
+
+    /// A shuffled copy.
+    public mutating func shuffled<T>(_ array: [T]) -> [T] {
+        var copy = array
+        shuffle(&copy)
+        return copy
+    }
+
     /// A new generator whose stream is independent of this one's; advances this one once.
     public mutating func split() -> RandomGenerator {
         RandomGenerator(seed: next())

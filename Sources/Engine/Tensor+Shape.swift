@@ -132,7 +132,7 @@ extension Tensor {
 
     /// The inverse of `padded2d`: removes `top`/`bottom` rows and `left`/`right` columns.
     public func cropped2d(top: Int, bottom: Int, left: Int, right: Int) -> Tensor {
-        ensure(rank == 4 && shape[1] > top + bottom && shape[2] > left + right,
+        ensure(rank == 4 && Swift.min(top, bottom, left, right) >= 0 && shape[1] > top + bottom && shape[2] > left + right,
                "crop2d: cannot remove [\(top), \(bottom), \(left), \(right)] from \(shape)")
         let (n, h, w, c) = (shape[0], shape[1], shape[2], shape[3])
         let (oh, ow) = (h - top - bottom, w - left - right)

@@ -14,7 +14,9 @@ public struct Tensor: Equatable, Sendable {
     public internal(set) var shape: [Int]
     /// The elements in row-major order; `scalars.count == shape.product`.
     public var scalars: [Float] {
-        didSet { ensure(scalars.count == oldValue.count, "Tensor.scalars: the element count of a \(shape) tensor cannot change") }
+        // Compares with the shape, not `oldValue`: reading `oldValue` would keep the old buffer
+        // alive and turn every in-place write into a full copy.
+        didSet { ensure(scalars.count == shape.product, "Tensor.scalars: a \(shape) tensor holds \(shape.product) values, not \(scalars.count)") }
     }
 
     /// Wraps `scalars` (row-major) with `shape`; the counts must agree.

@@ -42,10 +42,11 @@ public func softmaxCrossEntropy(logits: Variable, labels: [Int], labelSmoothing:
     let w = classWeights?.scalars ?? [Float](repeating: 1, count: k)
     let total = labels.reduce(Float(0)) { $0 + w[$1] }
     // q[i, j]: the weighted target distribution, so that loss = -sum(q · logp).
-    var q = Tensor.zeros([n, k])
-    for (i, y) in labels.enumerated() {
-        for j in 0..<k { q[i, j] = labelSmoothing / Float(k) * w[j] / total }
-        q[i, y] += (1 - labelSmoothing) * w[y] / total
+    let q = Tensor(shape: [n, k]) { q in
+        for (i, y) in labels.enumerated() {
+            for j in 0..<k { q[i * k + j] = labelSmoothing / Float(k) * w[j] / total }
+            q[i * k + y] += (1 - labelSmoothing) * w[y] / total
+        }
     }
     let logp = Kernels.softmax(logits.value, axis: 1, log: true)
     let loss = -(q * logp).sum().scalar
@@ -114,15 +115,16 @@ public func meanSquaredError(_ predictions: Variable, _ targets: Tensor) throws 
 public func multiClassHinge(logits: Variable, labels: [Int], margin: Float = 1) throws -> Variable {
     let name = "multiClassHinge"
     let (n, k) = try checkLabels(name, logits: logits, labels: labels)
-    let x = logits.value
+    let x = logits.value.scalars
     var loss: Float = 0
-    var slope = Tensor.zeros([n, k])  // d(loss·n·k)/dx
+    var slope = [Float](repeating: 0, count: n * k)  // d(loss·n·k)/dx
     for (i, y) in labels.enumerated() {
         for j in 0..<k where j != y {
-            let h = margin - x[i, y] + x[i, j]
-            if h > 0 { loss += h; slope[i, j] += 1; slope[i, y] -= 1 }
+            let h = margin - x[i * k + y] + x[i * k + j]
+            if h > 0 { loss += h; slope[i * k + j] += 1; slope[i * k + y] -= 1 }
         }
     }
+    let slopes = Tensor(shape: [n, k], scalars: slope)
     let scale = 1 / Float(n * k)
-    return Variable.operation(name, inputs: [logits], value: Tensor(loss * scale)) { g in [slope * (g.scalar * scale)] }
+    return Variable.operation(name, inputs: [logits], value: Tensor(loss * scale)) { g in [slopes * (g.scalar * scale)] }
 }

@@ -72,11 +72,10 @@ public final class Optimizer<Rule: UpdateRule>: GradientOptimizer {
                 guard let gradient = parameter.grad else { continue }
                 var slot = slots[key] ?? Slot(step: 0, state: rule.initialState(for: parameter.value))
                 slot.step += 1
-                var value = parameter.value
-                rule.update(&value, gradient: gradient, state: &slot.state,
-                            context: StepContext(learningRate: group.learningRate * learningRateFactor,
-                                                 weightDecay: group.weightDecay, step: slot.step))
-                parameter.value = value
+                let rate = group.learningRate * learningRateFactor
+                ensure(rate.isFinite, "Optimizer: the learning rate of \(key) is \(rate); check the schedule")
+                rule.update(&parameter.variable.value, gradient: gradient, state: &slot.state,
+                            context: StepContext(learningRate: rate, weightDecay: group.weightDecay, step: slot.step))
                 slots[key] = slot
             }
         }
@@ -93,23 +92,37 @@ public final class Optimizer<Rule: UpdateRule>: GradientOptimizer {
     }
 
     private struct Saved: Codable {
+        var rule: String
         var stepCount: Int
         var learningRateFactor: Float
         var slots: [String: Slot]
     }
 
+    /// The rule and its settings, so state is only restored into the same kind of optimiser.
+    private var ruleDescription: String { String(describing: rule) }
+
     /// The optimiser's state (step counts, moments, factor) as JSON, keyed by parameter key.
     public func stateData() throws -> Data {
-        try JSONEncoder().encode(Saved(stepCount: stepCount, learningRateFactor: learningRateFactor, slots: slots))
+        try JSONEncoder().encode(Saved(rule: ruleDescription, stepCount: stepCount, learningRateFactor: learningRateFactor, slots: slots))
     }
 
     /// Restores `stateData()`; every saved key must belong to a parameter of this optimiser
     /// with the same shape.
     public func restoreState(_ data: Data) throws {
         let saved = try JSONDecoder().decode(Saved.self, from: data)
-        let known = Set(groups.flatMap { $0.parameters.map(\.key) })
-        if let stray = saved.slots.keys.first(where: { !known.contains($0) }) {
-            throw OptimizerError.unknownParameter(stray)
+        guard saved.rule == ruleDescription else { throw OptimizerError.differentRule(saved: saved.rule, current: ruleDescription) }
+        let parameters = Dictionary(groups.flatMap(\.parameters), uniquingKeysWith: { a, _ in a })
+        for (key, slot) in saved.slots.sorted(by: { $0.key < $1.key }) {
+            guard let parameter = parameters[key] else { throw OptimizerError.unknownParameter(key) }
+            // Every tensor of the state must have the parameter's shape.
+            let shapes = Mirror(reflecting: slot.state).children.compactMap { child -> [Int]? in
+                if let t = child.value as? Tensor { return t.shape }
+                if let t = child.value as? Tensor?, let t { return t.shape }
+                return nil
+            }
+            if let bad = shapes.first(where: { $0 != parameter.shape }) {
+                throw OptimizerError.shapeMismatch(key: key, saved: bad, parameter: parameter.shape)
+            }
         }
         stepCount = saved.stepCount
         learningRateFactor = saved.learningRateFactor
@@ -119,8 +132,14 @@ public final class Optimizer<Rule: UpdateRule>: GradientOptimizer {
 
 public enum OptimizerError: Error, CustomStringConvertible {
     case unknownParameter(String)
+    case shapeMismatch(key: String, saved: [Int], parameter: [Int])
+    case differentRule(saved: String, current: String)
     public var description: String {
         switch self {
+        case let .shapeMismatch(key, saved, parameter):
+            return "optimizer state for \(key) has shape \(saved) but the parameter is \(parameter); was the head replaced? Start the optimizer afresh"
+        case let .differentRule(saved, current):
+            return "optimizer state was saved by \(saved), not by this \(current); build the same optimizer to resume"
         case let .unknownParameter(key):
             return "optimizer state names parameter \(key), which this optimizer does not hold; was it saved for another model?"
         }

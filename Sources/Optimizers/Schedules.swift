@@ -14,7 +14,10 @@ public struct ConstantSchedule: LearningRateSchedule {
 /// `gamma^floor(step / every)` (PyTorch `StepLR`).
 public struct StepDecay: LearningRateSchedule {
     public var every: Int, gamma: Float
-    public init(every: Int, gamma: Float = 0.1) { self.every = every; self.gamma = gamma }
+    public init(every: Int, gamma: Float = 0.1) {
+        ensure(every >= 1, "StepDecay: every \(every) must be at least 1 step")
+        self.every = every; self.gamma = gamma
+    }
     public func factor(at step: Int) -> Float { Float(Foundation.pow(Double(gamma), Double(step / every))) }
 }
 
@@ -28,7 +31,10 @@ public struct ExponentialDecay: LearningRateSchedule {
 /// `1 / (1 + rate · step / every)` (Keras `InverseTimeDecay`, the notes' 1/t decay).
 public struct InverseTimeDecay: LearningRateSchedule {
     public var rate: Float, every: Int
-    public init(rate: Float, every: Int = 1) { self.rate = rate; self.every = every }
+    public init(rate: Float, every: Int = 1) {
+        ensure(every >= 1 && rate >= 0, "InverseTimeDecay: rate \(rate) must be ≥ 0 and every \(every) ≥ 1")
+        self.rate = rate; self.every = every
+    }
     public func factor(at step: Int) -> Float { 1 / (1 + rate * Float(step) / Float(every)) }
 }
 
@@ -36,7 +42,10 @@ public struct InverseTimeDecay: LearningRateSchedule {
 /// `min + (1 - min)·(1 + cos(π·step/period))/2` (PyTorch `CosineAnnealingLR`'s closed form).
 public struct CosineDecay: LearningRateSchedule {
     public var period: Int, minimum: Float
-    public init(period: Int, minimum: Float = 0) { self.period = period; self.minimum = minimum }
+    public init(period: Int, minimum: Float = 0) {
+        ensure(period >= 1, "CosineDecay: period \(period) must be at least 1 step")
+        self.period = period; self.minimum = minimum
+    }
     public func factor(at step: Int) -> Float {
         Float(Double(minimum) + (1 - Double(minimum)) * (1 + Foundation.cos(Double.pi * Double(step) / Double(period))) / 2)
     }
@@ -61,6 +70,8 @@ public struct OneCycle: LearningRateSchedule {
     public var totalSteps: Int, warmupFraction: Float, divFactor: Float, finalDivFactor: Float
 
     public init(totalSteps: Int, warmupFraction: Float = 0.3, divFactor: Float = 25, finalDivFactor: Float = 1e4) {
+        ensure(Float(totalSteps) * warmupFraction > 1 && warmupFraction < 1 && divFactor > 0 && finalDivFactor > 0,
+               "OneCycle: needs more than one warm-up step and a warm-up fraction below 1 (got \(totalSteps) steps, fraction \(warmupFraction))")
         self.totalSteps = totalSteps; self.warmupFraction = warmupFraction
         self.divFactor = divFactor; self.finalDivFactor = finalDivFactor
     }
@@ -70,7 +81,7 @@ public struct OneCycle: LearningRateSchedule {
         let peak = Double(warmupFraction) * Double(totalSteps) - 1, end = Double(totalSteps) - 1
         func anneal(_ from: Double, _ to: Double, _ pct: Double) -> Double { to + (from - to) / 2 * (1 + Foundation.cos(Double.pi * pct)) }
         let s = Double(step)
-        return Float(s <= peak ? anneal(initial, 1, s / peak) : anneal(1, final, (s - peak) / (end - peak)))
+        return Float(s <= peak ? anneal(initial, 1, s / peak) : anneal(1, final, min((s - peak) / (end - peak), 1)))
     }
 }
 

@@ -53,7 +53,7 @@ public final class BatchLoader: @unchecked Sendable {
     public func order(epoch: Int) -> [Int] {
         guard shuffle else { return indices }
         var rng = RandomGenerator(seed: BatchLoader.mix(seed, UInt64(epoch), 0x5EED))
-        return indices.shuffled(using: &rng)
+        return rng.shuffled(indices)
     }
 
     static func mix(_ a: UInt64, _ b: UInt64, _ c: UInt64) -> UInt64 {
@@ -79,10 +79,13 @@ public final class BatchLoader: @unchecked Sendable {
     /// Builds one batch from dataset indices (images in parallel).
     public func makeBatch(_ batchIndices: [Int], epoch: Int) -> Batch? {
         var prepared = [Image?](repeating: nil, count: batchIndices.count)
+        let workers = max(1, min(Threads.count, batchIndices.count))
         prepared.withUnsafeMutableBufferPointer { slots in
-            DispatchQueue.concurrentPerform(iterations: batchIndices.count) { i in
-                do { slots[i] = try prepare(index: batchIndices[i], epoch: epoch).image } catch {
-                    lock.withLock { _failures.append((source.name(at: batchIndices[i]), "\(error)")) }
+            DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                for i in stride(from: worker, to: batchIndices.count, by: workers) {
+                    do { slots[i] = try prepare(index: batchIndices[i], epoch: epoch).image } catch {
+                        lock.withLock { _failures.append((source.name(at: batchIndices[i]), "\(error)")) }
+                    }
                 }
             }
         }
@@ -115,8 +118,12 @@ public final class BatchLoader: @unchecked Sendable {
 /// producer so no thread is left waiting.
 private final class Consumer: IteratorProtocol {
     let queue: PrefetchQueue<Batch?>
+    private var finished = false
     init(_ queue: PrefetchQueue<Batch?>) { self.queue = queue }
-    func next() -> Batch? { queue.take() ?? nil }
+    func next() -> Batch? {
+        guard !finished, let batch = queue.take() ?? nil else { finished = true; return nil }
+        return batch
+    }
     deinit { queue.cancel() }
 }
 
@@ -139,9 +146,11 @@ final class PrefetchQueue<T>: @unchecked Sendable {
         condition.unlock()
     }
 
-    func take() -> T {
+    /// The next item, or nil once cancelled.
+    func take() -> T? {
         condition.lock()
-        while items.isEmpty { condition.wait() }
+        while items.isEmpty && !cancelled { condition.wait() }
+        if items.isEmpty { condition.unlock(); return nil }
         let item = items.removeFirst()
         condition.broadcast()
         condition.unlock()

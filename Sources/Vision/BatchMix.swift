@@ -23,9 +23,10 @@ public enum BatchMix: Equatable, Sendable {
         let n = images.shape[0], (h, w, c) = (images.shape[1], images.shape[2], images.shape[3])
         let alpha: Double
         switch self { case let .mixup(a), let .cutmix(a): alpha = a }
+        ensure(alpha > 0 && alpha.isFinite, "BatchMix: alpha \(alpha) must be a positive number (Beta(α, α); 0.2–1 is usual)")
         var lambda = rng.nextBeta(alpha, alpha)
         var permutation = Array(0..<n)
-        permutation.shuffle(using: &rng)
+        rng.shuffle(&permutation)
         var mixed = images
         var box: [Int]?
         switch self {

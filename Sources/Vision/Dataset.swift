@@ -192,7 +192,7 @@ public struct DatasetSplit: Codable, Equatable, Sendable {
         var split = DatasetSplit(seed: seed, train: [], validation: [], test: [])
         for label in Set(labels).sorted() {
             var members = labels.indices.filter { labels[$0] == label }
-            members.shuffle(using: &rng)
+            rng.shuffle(&members)
             let nTest = Int((Double(members.count) * test).rounded()), nValidation = Int((Double(members.count) * validation).rounded())
             split.test += members.prefix(nTest)
             split.validation += members.dropFirst(nTest).prefix(nValidation)

@@ -47,7 +47,13 @@ public enum IDX {
             (0..<4).reduce(0) { $0 << 8 | Int(data[4 + 4 * i + $1]) }
         }
         let start = 4 + 4 * rank
-        guard data.count - start == shape.product else {
+        var expected = 1
+        for extent in shape {
+            let (product, overflow) = expected.multipliedReportingOverflow(by: extent)
+            guard !overflow else { throw DatasetError.corrupt(path: path, reason: "header extents \(shape) are impossibly large") }
+            expected = product
+        }
+        guard data.count - start == expected else {
             throw DatasetError.corrupt(path: path, reason: "header promises \(shape.product) values for shape \(shape) but \(data.count - start) follow (truncated?)")
         }
         return (shape, Array(data[start...]))

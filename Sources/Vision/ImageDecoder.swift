@@ -44,7 +44,7 @@ public struct ImageDecoder: Sendable {
     public func decode(_ bytes: [UInt8], path: String = "<memory>") throws -> Image {
         guard !bytes.isEmpty else { throw ImageError.empty(path: path) }
         switch ImageDecoder.format(of: bytes) {
-        case .png?: return try decodePNG(bytes, path: path)
+        case .png?: return try bytes.withUnsafeBytes { try decodePNG($0, path: path) }
         case .jpeg?: return try decodeJPEG(bytes, path: path)
         case nil: throw ImageError.unknownFormat(path: path)
         }
@@ -55,11 +55,12 @@ public struct ImageDecoder: Sendable {
         guard width * height <= maxPixels else { throw ImageError.tooLarge(path: path, width: width, height: height, limit: maxPixels) }
     }
 
-    private func decodePNG(_ bytes: [UInt8], path: String) throws -> Image {
+    /// `bytes` stay valid for the whole call: libpng keeps the pointer between begin and finish.
+    private func decodePNG(_ bytes: UnsafeRawBufferPointer, path: String) throws -> Image {
         var image = png_image()
         image.version = UInt32(PNG_IMAGE_VERSION)
         defer { png_image_free(&image) }
-        guard png_image_begin_read_from_memory(&image, bytes, bytes.count) != 0 else {
+        guard png_image_begin_read_from_memory(&image, bytes.baseAddress, bytes.count) != 0 else {
             throw ImageError.unreadable(path: path, reason: pngMessage(image))
         }
         try checkSize(Int(image.width), Int(image.height), path: path)
@@ -143,17 +144,20 @@ public struct ImageDecoder: Sendable {
 
 /// The EXIF orientation tag (0x0112) of a JPEG's APP1 segment, 1 when absent.
 enum EXIF {
+    /// Any oddity (a short segment, a length past the end) means "no orientation", never a crash.
     static func orientation(in jpeg: [UInt8]) -> Int {
         var i = 2
         while i + 4 <= jpeg.count, jpeg[i] == 0xFF {
+            if jpeg[i + 1] == 0xFF { i += 1; continue }  // fill byte
             let marker = jpeg[i + 1]
             let length = Int(jpeg[i + 2]) << 8 | Int(jpeg[i + 3])
             if marker == 0xDA || length < 2 { break }  // start of scan: no more metadata
-            if marker == 0xE1, i + 4 + length - 2 <= jpeg.count,
-               Array(jpeg[(i + 4)..<min(i + 10, jpeg.count)]) == [0x45, 0x78, 0x69, 0x66, 0, 0] {
-                return tiffOrientation(Array(jpeg[(i + 10)..<(i + 2 + length)])) ?? 1
+            let end = i + 2 + length
+            guard end <= jpeg.count else { break }
+            if marker == 0xE1, length >= 8, Array(jpeg[(i + 4)..<(i + 10)]) == [0x45, 0x78, 0x69, 0x66, 0, 0] {
+                return tiffOrientation(Array(jpeg[(i + 10)..<end])) ?? 1
             }
-            i += 2 + length
+            i = end
         }
         return 1
     }
@@ -169,7 +173,7 @@ enum EXIF {
             guard let a = u16(o), let b = u16(o + 2) else { return nil }
             return little ? a | b << 16 : a << 16 | b
         }
-        guard let ifd = u32(4), let count = u16(ifd) else { return nil }
+        guard let ifd = u32(4), ifd >= 0, ifd < tiff.count, let count = u16(ifd) else { return nil }
         for e in 0..<count {
             let entry = ifd + 2 + e * 12
             if u16(entry) == 0x0112, let value = u16(entry + 8), (1...8).contains(value) { return value }

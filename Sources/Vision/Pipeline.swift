@@ -69,16 +69,23 @@ public struct Augmentation: Equatable, Sendable {
             if values.contains(where: { $0 == nil }) { throw PipelineError.badValue(op: raw, reason: "values must be numbers") }
             let v = values.compactMap { $0 }
             func need(_ n: Int) throws -> Double {
-                guard v.count >= n, v[n - 1] >= 0 else { throw PipelineError.badValue(op: raw, reason: "needs a non-negative value, e.g. \(name)=\(name == "crop" ? "32:4" : "0.2")") }
+                guard v.count >= n, v[n - 1] >= 0, v[n - 1].isFinite, v[n - 1] < 100_000 else {
+                    throw PipelineError.badValue(op: raw, reason: "needs a non-negative value, e.g. \(name)=\(name == "crop" ? "32:4" : "0.2")")
+                }
                 return v[n - 1]
+            }
+            func size() throws -> Int {
+                let s = try need(1)
+                guard s >= 1, s == s.rounded() else { throw PipelineError.badValue(op: raw, reason: "the size must be a whole number of pixels, at least 1") }
+                return Int(s)
             }
             func p(_ fallback: Double) -> Double { probability ?? fallback }
             switch name {
             case "hflip": ops.append(.horizontalFlip(p: p(0.5)))
             case "vflip": ops.append(.verticalFlip(p: p(0.5)))
             case "rotate": ops.append(.rotate(degrees: try need(1), p: p(1)))
-            case "crop": ops.append(.crop(size: Int(try need(1)), padding: v.count > 1 ? Int(v[1]) : 0, p: p(1)))
-            case "resizedcrop": ops.append(.resizedCrop(size: Int(try need(1)), scale: 0.08...1, ratio: 0.75...(4.0 / 3), p: p(1)))
+            case "crop": ops.append(.crop(size: try size(), padding: v.count > 1 ? Int(min(max(try need(2), 0), 10_000)) : 0, p: p(1)))
+            case "resizedcrop": ops.append(.resizedCrop(size: try size(), scale: 0.08...1, ratio: 0.75...(4.0 / 3), p: p(1)))
             case "zoom": ops.append(.zoom(fraction: try need(1), p: p(1)))
             case "translate": ops.append(.translate(fraction: try need(1), p: p(1)))
             case "shear": ops.append(.shear(degrees: try need(1), p: p(1)))

@@ -58,6 +58,7 @@ public final class AlexNet: Module, ZooModel {
             case nil: return features
             }
         }
-        return classifier(dropout2(relu(fc2(dropout1(relu(fc1(features.flattenedBatch())))))))
+        // torchvision: Dropout, fc1, ReLU, Dropout, fc2, ReLU, classifier.
+        return classifier(relu(fc2(dropout2(relu(fc1(dropout1(features.flattenedBatch())))))))
     }
 }

@@ -10,15 +10,46 @@ public enum ModelConfiguration: Codable, Equatable, Sendable {
     private enum Key: String, CodingKey { case name }
 
     public init(from decoder: Decoder) throws {
-        let name = try decoder.container(keyedBy: Key.self).decode(String.self, forKey: .name)
+        let container = try decoder.container(keyedBy: Key.self)
+        let name = try container.decode(String.self, forKey: .name)
         switch name {
         case "lenet5": self = .lenet(try LeNetConfig(from: decoder))
         case "vgg": self = .vgg(try VGGConfig(from: decoder))
         case "resnet": self = .resnet(try ResNetConfig(from: decoder))
         case "alexnet": self = .alexnet(try AlexNetConfig(from: decoder))
         default:
-            throw DecodingError.dataCorruptedError(forKey: .name, in: try decoder.container(keyedBy: Key.self),
-                                                   debugDescription: "unknown architecture \(name)")
+            throw DecodingError.dataCorruptedError(forKey: .name, in: container, debugDescription: "unknown architecture \(name)")
+        }
+        if let problem = problem {
+            throw DecodingError.dataCorruptedError(forKey: .name, in: container, debugDescription: "invalid \(name) configuration: \(problem)")
+        }
+    }
+
+    /// What is wrong with the configuration (nil when it can be built): files are input.
+    public var problem: String? {
+        func checkInput(_ input: [Int]) -> String? {
+            input.count == 3 && input.allSatisfy({ $0 >= 1 && $0 <= 100_000 }) ? nil : "input \(input) must be [height, width, channels], all positive"
+        }
+        switch self {
+        case let .lenet(c):
+            return c.classes >= 1 && c.inputChannels >= 1 ? nil : "classes and input channels must be positive"
+        case let .vgg(c):
+            if let p = checkInput(c.input) { return p }
+            guard !c.blocks.isEmpty, c.blocks.allSatisfy({ !$0.isEmpty && $0.allSatisfy { $0 >= 1 } }), c.fc.allSatisfy({ $0 >= 1 }), c.classes >= 1 else {
+                return "blocks, fc widths and classes must be non-empty and positive"
+            }
+            let scale = 1 << min(c.blocks.count, 30)
+            return !c.includeTop || (c.input[0] / scale >= 1 && c.input[1] / scale >= 1) ? nil : "a \(c.input) input is too small for \(c.blocks.count) pooling blocks"
+        case let .resnet(c):
+            if let p = checkInput(c.input) { return p }
+            guard !c.widths.isEmpty, c.widths.count == c.blocks.count, c.strides.count == c.widths.count else {
+                return "widths, blocks and strides must have one entry per stage"
+            }
+            return c.widths.allSatisfy({ $0 >= 1 }) && c.blocks.allSatisfy({ $0 >= 1 }) && c.strides.allSatisfy({ $0 >= 1 })
+                && c.stemWidth >= 1 && c.classes >= 1 && c.epsilon > 0 ? nil : "widths, blocks, strides, stem width, classes and epsilon must be positive"
+        case let .alexnet(c):
+            if let p = checkInput(c.input) { return p }
+            return c.classes >= 1 && (!c.includeTop || Array(c.input[0...1]) == [224, 224]) ? nil : "classes must be positive; the original top needs 224x224"
         }
     }
 

@@ -50,6 +50,10 @@ public struct ResNetConfig: Codable, Equatable, Sendable {
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
+        let widths = try c.decodeIfPresent([Int].self, forKey: .widths) ?? [64, 128, 256, 512]
+        guard widths.count == (try c.decode([Int].self, forKey: .blocks)).count else {
+            throw DecodingError.dataCorruptedError(forKey: .blocks, in: c, debugDescription: "ResNet: one block count per width is needed")
+        }
         self.init(block: try c.decode(Block.self, forKey: .block),
                   stemWidth: try c.decodeIfPresent(Int.self, forKey: .stemWidth) ?? 64,
                   widths: try c.decodeIfPresent([Int].self, forKey: .widths) ?? [64, 128, 256, 512],

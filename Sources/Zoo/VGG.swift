@@ -101,11 +101,12 @@ public final class VGG: Module, ZooModel {
     public override var namedChildren: [(name: String, module: Module)] {
         blocks.enumerated().map { ("block\($0.offset + 1)", $0.element as Module) }
             + fcLayers.enumerated().map { ("fc\($0.offset + 1)", $0.element as Module) }
+            + dropouts.enumerated().map { ("dropout\($0.offset + 1)", $0.element as Module) }
             + (classifier.map { [("classifier", $0 as Module)] } ?? [])
     }
 
     public var stages: [(name: String, module: Module)] {
-        namedChildren.filter { $0.name != "classifier" }
+        namedChildren.filter { $0.name != "classifier" && !$0.name.hasPrefix("dropout") }
     }
 
     public var headKey: String? { classifier == nil ? nil : "classifier" }

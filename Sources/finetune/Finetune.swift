@@ -111,9 +111,11 @@ struct ZooCommand: ParsableCommand {
             print(try WeightFile.load(archive, into: network).description.split(separator: "\n").first ?? "")
             let x = try HDF5File(reading: input).readTensor("input")
             let logits = network.predict(x)
-            let file = try HDF5File(creating: out)
-            try file.write(logits, at: "logits")
-            try file.flush()
+            try WeightFile.writeAtomically(out) { temporary in
+                let file = try HDF5File(creating: temporary)
+                try file.write(logits, at: "logits")
+                try file.close()
+            }
             print("wrote \(out): logits \(logits.shape)")
         }
     }

@@ -55,9 +55,17 @@ final class OptimizerBehaviourTests: XCTestCase {
         XCTAssertEqual(optB.stepCount, 3)
         for _ in 0..<2 { try trainStep(a, optA); try trainStep(b, optB) }
         XCTAssertEqual((a.layers[3] as! Dense).weight.value, (b.layers[3] as! Dense).weight.value)
-        XCTAssertThrowsError(try Optimizer(SGD(), parameters: [(key: "other", parameter: Parameter(.zeros([1])))], learningRate: 1)
+        XCTAssertThrowsError(try Optimizer(Adam(), parameters: [(key: "other", parameter: Parameter(.zeros([1])))], learningRate: 1)
             .restoreState(try optA.stateData())) { error in
             XCTAssertTrue("\(error)".contains("does not hold"), "\(error)")
+        }
+        XCTAssertThrowsError(try Optimizer(SGD(), parameters: a.namedParameters, learningRate: 1).restoreState(try optA.stateData())) { error in
+            XCTAssertTrue("\(error)".contains("saved by Adam"), "\(error)")
+        }
+        // A replaced head (same key, another class count) is refused before anything changes.
+        let c = Sequential(Dense(4, 8), BatchNorm(8), ReLU(), Dense(8, 5))
+        XCTAssertThrowsError(try Optimizer(Adam(), parameters: c.namedParameters, learningRate: 0.01).restoreState(try optA.stateData())) { error in
+            XCTAssertTrue("\(error)".contains("3.bias has shape [3] but the parameter is [5]"), "\(error)")
         }
     }
 

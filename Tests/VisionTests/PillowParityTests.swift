@@ -42,3 +42,32 @@ final class PillowParityTests: XCTestCase {
                         "a JPEG named .png decodes by its content")
     }
 }
+
+final class MalformedInputTests: XCTestCase {
+    /// A JPEG with a too-short APP1 segment before its real data decodes like the original
+    /// (the EXIF reader ignores it instead of crashing).
+    func testShortAPP1SegmentIsIgnored() throws {
+        let path = PillowParityTests.folder.appendingPathComponent("jpeg_rgb420.jpg").path
+        let original = [UInt8](FileManager.default.contents(atPath: path)!)
+        let damaged = Array(original[0..<2]) + [0xFF, 0xE1, 0x00, 0x04, 0x45, 0x78] + Array(original[2...])
+        XCTAssertEqual(try ImageDecoder().decode(damaged), try ImageDecoder().decode(original))
+        let lying = Array(original[0..<2]) + [0xFF, 0xE1, 0xFF, 0xF0, 0x45, 0x78, 0x69, 0x66, 0, 0] + Array(original[2...])
+        XCTAssertThrowsError(try ImageDecoder().decode(lying), "a segment longer than the file is an error, not a crash")
+    }
+
+    func testPipelineValuesThatCannotWorkAreRefused() {
+        for spec in ["crop=0", "resizedcrop=0", "crop=1e300", "rotate=inf", "crop=2.5"] {
+            XCTAssertThrowsError(try Augmentation(spec: spec), spec)
+        }
+    }
+
+    func testIteratingPastTheEndKeepsReturningNil() {
+        let source = InMemoryImages(images: [Image(width: 2, height: 2, channels: 1), Image(width: 2, height: 2, channels: 1)],
+                                    labels: [0, 1], classNames: ["a", "b"])
+        let loader = BatchLoader(source: source, batchSize: 2, imageSize: (2, 2), mean: [0], std: [1])
+        let iterator = loader.batches(epoch: 0).makeIterator()
+        XCTAssertNotNil(iterator.next())
+        XCTAssertNil(iterator.next())
+        XCTAssertNil(iterator.next(), "no hang after the end")
+    }
+}

@@ -78,3 +78,28 @@ final class ArchitectureTests: XCTestCase {
         }
     }
 }
+
+final class ConfigurationValidationTests: XCTestCase {
+    /// Configurations come from files: impossible ones are errors, not crashes.
+    func testImpossibleConfigurationsAreRefused() {
+        let bad = [
+            #"{"name": "resnet", "block": "basic", "blocks": [2, 2], "widths": [8]}"#,
+            #"{"name": "resnet", "block": "basic", "blocks": [2], "widths": [8], "strides": [1, 2]}"#,
+            #"{"name": "vgg", "blocks": [[8]], "input": [16, 16]}"#,
+            #"{"name": "vgg", "blocks": [[8], [8], [8], [8], [8], [8]], "input": [16, 16, 3]}"#,
+            #"{"name": "alexnet", "classes": 0}"#,
+            #"{"name": "transformer"}"#,
+        ]
+        for json in bad { XCTAssertThrowsError(try ModelConfiguration.parse(json), json) }
+    }
+
+    func testDropoutLayersFollowTheTrainingMode() {
+        let vgg = VGG(VGGConfig(blocks: [[4]], fc: [8], classes: 2, input: [8, 8, 3], dropout: 0.5))
+        vgg.train()
+        XCTAssertTrue(vgg.dropouts.allSatisfy(\.isTraining), "train() reaches VGG's dropout layers")
+        XCTAssertEqual(vgg.stages.map(\.name), ["block1", "fc1"])
+        let alexnet = AlexNet(AlexNetConfig(classes: 3))
+        alexnet.train()
+        XCTAssertTrue(alexnet.dropout1.isTraining && alexnet.dropout2.isTraining)
+    }
+}

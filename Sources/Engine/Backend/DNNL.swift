@@ -4,9 +4,11 @@ import Foundation
 /// The oneDNN CPU engine and stream, and a cache of primitives keyed by op and shape.
 ///
 /// Primitive creation costs far more than execution for small tensors, so every kernel
-/// builds a textual key from its geometry and asks `DNNL.primitive(key:)` first. The
-/// engine is used from one thread at a time (oneDNN parallelises each primitive itself
-/// over `Threads.count` OpenMP threads).
+/// builds a textual key from its geometry and asks `DNNL.primitive(key:)` first. Debian's
+/// oneDNN is built without concurrent execution, so primitives are created with a
+/// user-managed scratchpad (allocated per execution) and executions are serialised: any
+/// thread may run them, one at a time; oneDNN parallelises each one over `Threads.count`
+/// OpenMP threads.
 final class DNNL: @unchecked Sendable {
     static let shared = DNNL()
 
@@ -57,9 +59,16 @@ final class DNNL: @unchecked Sendable {
     /// Creates a primitive descriptor from an op descriptor (with an optional forward hint).
     func primitive(op: String, desc: UnsafeRawPointer, hint: Primitive? = nil) -> Primitive {
         var pd: dnnl_primitive_desc_t?
-        DNNL.check(dnnl_primitive_desc_create(&pd, desc, nil, engine, hint?.descriptor), op: op)
+        var attr: dnnl_primitive_attr_t?
+        DNNL.check(dnnl_primitive_attr_create(&attr), op: op + " (attributes)")
+        defer { dnnl_primitive_attr_destroy(attr) }
+        DNNL.check(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), op: op + " (scratchpad)")
+        DNNL.check(dnnl_primitive_desc_create(&pd, desc, attr, engine, hint?.descriptor), op: op)
         return Primitive(op: op, descriptor: pd!)
     }
+
+    /// Serialises executions (see the type's comment).
+    let executionLock = NSLock()
 }
 
 /// A oneDNN primitive and its descriptor; destroyed with the object.
@@ -87,6 +96,12 @@ final class Primitive: @unchecked Sendable {
         return md.pointee
     }
 
+    /// The byte size of the scratchpad the primitive needs per execution.
+    lazy var scratchpadBytes: Int = {
+        guard var md = memoryDescriptor(dnnl_query_scratchpad_md) else { return 0 }
+        return Int(dnnl_memory_desc_get_size(&md))
+    }()
+
     /// The byte size of the workspace (0 when the primitive needs none).
     var workspaceBytes: Int {
         guard var md = memoryDescriptor(dnnl_query_workspace_md) else { return 0 }
@@ -97,17 +112,28 @@ final class Primitive: @unchecked Sendable {
     /// descriptor and a pointer to data laid out as that descriptor says.
     func execute(_ args: [(arg: Int32, md: dnnl_memory_desc_t, data: UnsafeMutableRawPointer)]) {
         let dnnl = DNNL.shared
-        var memories: [dnnl_exec_arg_t] = []
-        memories.reserveCapacity(args.count)
-        for a in args {
-            var md = a.md
-            var mem: dnnl_memory_t?
-            DNNL.check(dnnl_memory_create(&mem, &md, dnnl.engine, a.data), op: op + " (memory)")
-            memories.append(dnnl_exec_arg_t(arg: a.arg, memory: mem))
+        dnnl.executionLock.lock()
+        defer { dnnl.executionLock.unlock() }
+        // OpenMP's thread count is per calling thread: apply Graft's setting on this one.
+        omp_set_num_threads(Int32(Threads.count))
+        var scratchpad = [UInt8](repeating: 0, count: scratchpadBytes)
+        scratchpad.withUnsafeMutableBytes { raw in
+            var all = args
+            if scratchpadBytes > 0, let md = memoryDescriptor(dnnl_query_scratchpad_md) {
+                all.append((Int32(DNNL_ARG_SCRATCHPAD), md, raw.baseAddress!))
+            }
+            var memories: [dnnl_exec_arg_t] = []
+            memories.reserveCapacity(all.count)
+            for a in all {
+                var md = a.md
+                var mem: dnnl_memory_t?
+                DNNL.check(dnnl_memory_create(&mem, &md, dnnl.engine, a.data), op: op + " (memory)")
+                memories.append(dnnl_exec_arg_t(arg: a.arg, memory: mem))
+            }
+            defer { for m in memories { dnnl_memory_destroy(m.memory) } }
+            DNNL.check(dnnl_primitive_execute(primitive, dnnl.stream, Int32(memories.count), memories), op: op)
+            DNNL.check(dnnl_stream_wait(dnnl.stream), op: op + " (wait)")
         }
-        defer { for m in memories { dnnl_memory_destroy(m.memory) } }
-        DNNL.check(dnnl_primitive_execute(primitive, dnnl.stream, Int32(memories.count), memories), op: op)
-        DNNL.check(dnnl_stream_wait(dnnl.stream), op: op + " (wait)")
     }
 }
 

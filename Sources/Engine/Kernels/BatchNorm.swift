@@ -89,6 +89,8 @@ extension Kernels {
     public static func batchNormBackward(_ dy: Tensor, x: Tensor, gamma: Tensor, beta: Tensor, mean: Tensor, variance: Tensor,
                                          epsilon: Float, inference: Bool) -> (input: Tensor, gamma: Tensor, beta: Tensor) {
         let g = BatchNormGeometry(shape: x.shape, epsilon: epsilon, useGlobalStats: inference)
+        ensure(dy.shape == x.shape && [gamma, beta, mean, variance].allSatisfy { $0.shape == [g.channels] },
+               "batchNorm backward: gradient \(dy.shape) must match the input \(x.shape) and the statistics must be [\(g.channels)]")
         KernelStats.record("batchNorm.backward")
         let prim = g.backwardPrimitive()
         var dx = Tensor.zeros(x.shape), dgamma = Tensor.zeros([g.channels]), dbeta = Tensor.zeros([g.channels])

@@ -139,7 +139,8 @@ extension Kernels {
 
     /// The gradient with respect to the convolution's input.
     public static func conv2dBackwardData(_ dy: Tensor, _ w: Tensor, geometry g: Conv2DGeometry) -> Tensor {
-        ensure(dy.shape == g.output, "conv2d backward: gradient \(dy.shape) differs from output \(g.output)")
+        ensure(dy.shape == g.output && w.shape == g.kernel,
+               "conv2d backward: gradient \(dy.shape) and kernel \(w.shape) differ from the geometry \(g.output), \(g.kernel)")
         KernelStats.record("conv2d.backward_data")
         let prim = g.backwardDataPrimitive()
         var dx = Tensor.zeros(g.input)

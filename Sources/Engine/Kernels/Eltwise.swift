@@ -62,6 +62,7 @@ extension Kernels {
 
     /// The activation's input gradient, from its input `x` and the output gradient `dy`.
     public static func activationBackward(_ dy: Tensor, x: Tensor, _ a: Activation) -> Tensor {
+        ensure(dy.shape == x.shape, "\(a.name) backward: gradient \(dy.shape) differs from the input \(x.shape)")
         KernelStats.record("\(a.name).backward")
         guard x.count > 0 else { return dy }
         let count = x.count

@@ -64,6 +64,8 @@ extension Kernels {
 
     /// `dy · wᵀ`: the input gradient of `linear`.
     public static func linearBackwardData(_ dy: Tensor, _ w: Tensor) -> Tensor {
+        ensure(dy.rank == 2 && w.rank == 2 && dy.shape[1] == w.shape[1],
+               "linear backward: gradient \(dy.shape) does not fit kernel \(w.shape)")
         let g = InnerProductGeometry(input: [dy.shape[0], w.shape[0]], kernel: w.shape)
         KernelStats.record("linear.backward_data")
         let prim = DNNL.shared.primitive(key: "ip.bwd_data" + g.key) {
@@ -86,6 +88,8 @@ extension Kernels {
 
     /// `xᵀ · dy` and the column sums of `dy`: the kernel and bias gradients of `linear`.
     public static func linearBackwardWeights(_ x: Tensor, _ dy: Tensor, bias: Bool) -> (kernel: Tensor, bias: Tensor?) {
+        ensure(x.rank == 2 && dy.rank == 2 && x.shape[0] == dy.shape[0],
+               "linear backward: input \(x.shape) and gradient \(dy.shape) must be [n, in] and [n, out]")
         let g = InnerProductGeometry(input: x.shape, kernel: [x.shape[1], dy.shape[1]])
         KernelStats.record("linear.backward_weights")
         let prim = DNNL.shared.primitive(key: "ip.bwd_weights\(bias)" + g.key) {

@@ -92,7 +92,7 @@ extension Kernels {
                     var args = [(Arg.diffDst, g.dstDesc, rawInput(pdy)), (Arg.diffSrc, g.srcDesc, UnsafeMutableRawPointer(pdx.baseAddress!))]
                     if g.kind == .max {
                         let fwd = g.forwardPrimitive(training: true)
-                        guard let wsd = fwd.memoryDescriptor(dnnl_query_workspace_md), pws.count > 0 else {
+                        guard let wsd = fwd.memoryDescriptor(dnnl_query_workspace_md), pws.count >= fwd.workspaceBytes, pws.count > 0 else {
                             fatalError("maxPool2D backward: the forward pass ran without a workspace (inference mode)")
                         }
                         args.append((Arg.workspace, wsd, pws.baseAddress!))
@@ -113,6 +113,8 @@ extension Kernels {
 
     /// The backward of `globalAvgPool`: `dy / (h·w)` spread over every cell.
     public static func globalAvgPoolBackward(_ dy: Tensor, inputShape: [Int]) -> Tensor {
+        ensure(inputShape.count == 4 && dy.shape == [inputShape[0], inputShape[3]],
+               "globalAvgPool backward: gradient \(dy.shape) does not fit input \(inputShape)")
         KernelStats.record("globalAvgPool.backward")
         let (n, h, w, c) = (inputShape[0], inputShape[1], inputShape[2], inputShape[3])
         let scale = 1 / Float(h * w)

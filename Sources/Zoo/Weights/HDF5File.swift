@@ -50,7 +50,16 @@ public final class HDF5File {
         self.id = id
     }
 
-    deinit { H5Fclose(id) }
+    private var closed = false
+
+    deinit { if !closed { H5Fclose(id) } }
+
+    /// Closes the file now, reporting a failure to write it out.
+    public func close() throws {
+        guard !closed else { return }
+        closed = true
+        guard H5Fclose(id) >= 0 else { throw HDF5Error.failed(path: path, operation: "close (write out) the file") }
+    }
 
     /// Flushes and closes now (also done on deinit).
     public func flush() throws {
@@ -84,8 +93,9 @@ public final class HDF5File {
         defer { H5Gclose(gid) }
         var info = H5G_info_t()
         guard H5Gget_info(gid, &info) >= 0 else { throw HDF5Error.failed(path: path, operation: "list \(group)") }
-        return (0..<info.nlinks).map { i in
+        return try (0..<info.nlinks).map { i in
             let size = H5Lget_name_by_idx(gid, ".", H5_INDEX_NAME, H5_ITER_INC, i, nil, 0, graft_H5P_DEFAULT())
+            guard size >= 0 else { throw HDF5Error.failed(path: path, operation: "list \(group)") }
             var buffer = [CChar](repeating: 0, count: Int(size) + 1)
             H5Lget_name_by_idx(gid, ".", H5_INDEX_NAME, H5_ITER_INC, i, &buffer, buffer.count, graft_H5P_DEFAULT())
             return String(cString: buffer)
@@ -128,10 +138,22 @@ public final class HDF5File {
         let space = H5Dget_space(ds)
         defer { H5Sclose(space) }
         let rank = Int(H5Sget_simple_extent_ndims(space))
+        guard rank >= 0, rank <= 8 else {
+            throw HDF5Error.unsupported(path: path, object: object, reason: "has rank \(rank); weights have at most 8 dimensions")
+        }
         var dims = [hsize_t](repeating: 0, count: max(rank, 1))
         H5Sget_simple_extent_dims(space, &dims, nil)
-        let shape = rank == 0 ? [] : dims.prefix(rank).map { Int($0) }
-        var values = [Float](repeating: 0, count: shape.product)
+        let shape = rank == 0 ? [] : dims.prefix(rank).map { Int(clamping: $0) }
+        // A damaged header must not make us allocate terabytes: cap at 4 G values.
+        var count = 1
+        for d in shape {
+            let (p, overflow) = count.multipliedReportingOverflow(by: d)
+            guard !overflow, p <= 1 << 32 else {
+                throw HDF5Error.unsupported(path: path, object: object, reason: "claims shape \(shape), too large to be a weight")
+            }
+            count = p
+        }
+        var values = [Float](repeating: 0, count: count)
         if !values.isEmpty {
             guard H5Dread(ds, graft_H5T_NATIVE_FLOAT(), graft_H5S_ALL(), graft_H5S_ALL(), graft_H5P_DEFAULT(), &values) >= 0 else {
                 throw HDF5Error.unsupported(path: path, object: object, reason: "cannot be read as float32 (truncated file?)")

@@ -112,9 +112,15 @@ public struct WeightArchive {
         }
         var preprocessing: Preprocessing?
         if file.hasAttribute("graft_input_size") {
-            preprocessing = Preprocessing(inputSize: try file.readNumbers("graft_input_size").map { Int($0) },
-                                          channelOrder: try string("graft_channel_order") ?? "RGB",
-                                          mean: try file.readNumbers("graft_mean"), std: try file.readNumbers("graft_std"))
+            let size = try file.readNumbers("graft_input_size"), mean = try file.readNumbers("graft_mean"), std = try file.readNumbers("graft_std")
+            let order = try string("graft_channel_order") ?? "RGB"
+            guard size.count == 3, size.allSatisfy({ $0.isFinite && $0 >= 1 && $0 <= 100_000 }), [1, 3].contains(mean.count),
+                  std.count == mean.count, std.allSatisfy({ $0.isFinite && $0 > 0 }), mean.allSatisfy(\.isFinite),
+                  ["RGB", "BGR", "L"].contains(order) else {
+                throw HDF5Error.unsupported(path: file.path, object: "preprocessing attributes",
+                                            reason: "input size \(size), channel order \(order), mean \(mean) and std \(std) do not describe an input")
+            }
+            preprocessing = Preprocessing(inputSize: size.map { Int($0) }, channelOrder: order, mean: mean, std: std)
         }
         return WeightMetadata(architecture: try string("graft_architecture") ?? "",
                               configuration: configuration, preprocessing: preprocessing,

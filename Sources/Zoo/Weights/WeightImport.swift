@@ -10,6 +10,10 @@ public enum WeightImport {
         let archive = try WeightArchive.read(path)
         let entry = try Architectures.entry(architecture)
         let fileClasses = (archive.layers["predictions"] ?? archive.layers["fc3"])?.first { $0.name == "kernel" || $0.name == "0" }?.tensor.shape.last
+        if let stored = archive.metadata?.configuration,
+           !stored.sameStructure(as: entry.configuration(nil), ignoringHead: true) {
+            throw WeightLoadError.architectureMismatch(path: path, file: archive.metadata?.architecture ?? stored.json, model: entry.name)
+        }
         let configuration = archive.metadata?.configuration ?? entry.configuration(classes ?? fileClasses)
         let model = (classes.map { resized(configuration, classes: $0) } ?? configuration).build()
         let report = try WeightFile.load(archive, into: model, options: LoadOptions(skipHead: skipHead))
