@@ -109,6 +109,7 @@ public struct InMemoryImages: LabeledImageSource {
 
     public init(images: [Image], labels: [Int], classNames: [String], names: [String]? = nil) {
         ensure(images.count == labels.count, "InMemoryImages: \(images.count) images but \(labels.count) labels")
+        ensure(labels.allSatisfy { $0 >= 0 && $0 < classNames.count }, "InMemoryImages: labels must be in 0..<\(classNames.count)")
         self.images = images; self.labels = labels; self.classNames = classNames
         self.names = names ?? images.indices.map { "image \($0)" }
     }
@@ -143,8 +144,9 @@ public struct InMemoryImages: LabeledImageSource {
     }
 }
 
-/// A folder of images plus a CSV of labels (`filename,label` per line, an optional header;
-/// labels are class names). Classes are the distinct labels, sorted.
+/// A folder of images plus a CSV of labels: `filename,label` per row (RFC 4180 quoting),
+/// labels are class names; classes are the distinct labels, sorted. The first row is a
+/// header when its file does not exist in the folder. Every listed file must exist.
 public struct LabeledFiles: LabeledImageSource {
     public let files: [String]
     public let labels: [Int]
@@ -153,23 +155,57 @@ public struct LabeledFiles: LabeledImageSource {
 
     public init(folder: String, csv: String, decoder: ImageDecoder = ImageDecoder()) throws {
         let text = try String(contentsOfFile: csv, encoding: .utf8)
-        var rows: [(String, String)] = []
-        for (n, line) in text.split(whereSeparator: \.isNewline).enumerated() {
-            let fields = line.split(separator: ",", omittingEmptySubsequences: false).map {
-                $0.trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
-            }
+        let folderURL = URL(fileURLWithPath: folder)
+        var rows: [(file: String, label: String)] = []
+        for (n, fields) in LabeledFiles.parseCSV(text).enumerated() where !(fields.count == 1 && fields[0].isEmpty) {
             guard fields.count >= 2, !fields[0].isEmpty, !fields[1].isEmpty else {
-                throw DatasetFolderError.badCSV(path: csv, line: n + 1, reason: "expected 'filename,label'")
+                throw DatasetFolderError.badCSV(path: csv, line: n + 1, reason: "expected 'filename,label', got \(fields.count) field(s)")
             }
-            if n == 0 && ["filename", "file", "path", "image"].contains(fields[0].lowercased()) { continue }
+            if n == 0 && !FileManager.default.fileExists(atPath: folderURL.appendingPathComponent(fields[0]).path) { continue }  // header
             rows.append((fields[0], fields[1]))
         }
-        let classes = Array(Set(rows.map(\.1))).sorted()
+        let missing = rows.map { folderURL.appendingPathComponent($0.file).path }.filter { !FileManager.default.fileExists(atPath: $0) }
+        guard missing.isEmpty else {
+            throw DatasetFolderError.badCSV(path: csv, line: 0, reason: "\(missing.count) listed file(s) do not exist, e.g. \(missing.prefix(3).joined(separator: ", "))")
+        }
+        let classes = Array(Set(rows.map(\.label))).sorted()
         guard classes.count > 1 else { throw DatasetFolderError.singleClass(root: csv, name: classes.first ?? "none") }
-        files = rows.map { URL(fileURLWithPath: folder).appendingPathComponent($0.0).path }
-        labels = rows.map { row in classes.firstIndex(of: row.1)! }
+        files = rows.map { folderURL.appendingPathComponent($0.file).path }
+        labels = rows.map { row in classes.firstIndex(of: row.label)! }
         classNames = classes
         self.decoder = decoder
+    }
+
+    /// Rows of fields; quoted fields may contain commas, doubled quotes and newlines.
+    static func parseCSV(_ text: String) -> [[String]] {
+        var rows: [[String]] = [], row: [String] = [], field = ""
+        var quoted = false, wasQuoted = false
+        func endField() {
+            row.append(wasQuoted ? field : field.trimmingCharacters(in: .whitespaces))
+            field = ""; wasQuoted = false
+        }
+        func endRow() { endField(); rows.append(row); row = [] }
+        let chars = Array(text.replacingOccurrences(of: "\r\n", with: "\n"))
+        var i = 0
+        while i < chars.count {
+            let c = chars[i]
+            if quoted {
+                if c == "\"" && i + 1 < chars.count && chars[i + 1] == "\"" { field.append("\""); i += 1 }  // "" inside quotes
+                else if c == "\"" { quoted = false }
+                else { field.append(c) }
+            } else if c == "\"" && field.trimmingCharacters(in: .whitespaces).isEmpty {
+                quoted = true; wasQuoted = true; field = ""
+            } else if c == "," {
+                endField()
+            } else if c == "\n" {
+                endRow()
+            } else {
+                field.append(c)
+            }
+            i += 1
+        }
+        if !field.isEmpty || !row.isEmpty { endRow() }
+        return rows
     }
 
     public var count: Int { files.count }

@@ -109,8 +109,12 @@ final class DatasetTests: XCTestCase {
         XCTAssertEqual(files.classNames, ["cat", "dog"])
         XCTAssertEqual(files.labels, [0, 1, 0, 1])
         XCTAssertEqual(try files.image(at: 3).height, 12)
-        try "img 0.png\n".write(toFile: csv, atomically: true, encoding: .utf8)
-        XCTAssertThrowsError(try LabeledFiles(folder: dir.path, csv: csv)) { XCTAssertTrue("\($0)".contains("labels.csv:1")) }
+        try "image_id,class\n\"img 0.png\",\"big, cat\"\nimg 1.png,dog\n".write(toFile: csv, atomically: true, encoding: .utf8)
+        XCTAssertEqual(try LabeledFiles(folder: dir.path, csv: csv).classNames, ["big, cat", "dog"], "any header; quoted commas")
+        try "img 0.png,cat\nimg 1.png\n".write(toFile: csv, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try LabeledFiles(folder: dir.path, csv: csv)) { XCTAssertTrue("\($0)".contains("labels.csv:2"), "\($0)") }
+        try "img 0.png,cat\nnope.png,dog\n".write(toFile: csv, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try LabeledFiles(folder: dir.path, csv: csv)) { XCTAssertTrue("\($0)".contains("nope.png"), "\($0)") }
     }
 }
 
