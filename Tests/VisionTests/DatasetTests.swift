@@ -1,16 +1,15 @@
 import Foundation
+import TestSupport
 import Vision
 import XCTest
 
 final class DatasetTests: XCTestCase {
-    private var root: URL!
+    private var temporary: TemporaryDirectory!
+    private var root: URL { temporary.url }
 
-    override func setUpWithError() throws {
-        root = FileManager.default.temporaryDirectory.appendingPathComponent("graft data \(UUID().uuidString.prefix(6))")
-        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
-    }
+    override func setUpWithError() throws { temporary = try TemporaryDirectory("data") }
 
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: root) }
+    override func tearDownWithError() throws { temporary.remove() }
 
     /// Writes `count` distinct PNGs into `root/class`.
     @discardableResult

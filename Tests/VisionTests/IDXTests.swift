@@ -1,16 +1,15 @@
 import Foundation
+import TestSupport
 import Vision
 import XCTest
 
 final class IDXTests: XCTestCase {
-    private var directory: URL!
+    private var temporary: TemporaryDirectory!
+    private var directory: URL { temporary.url }
 
-    override func setUpWithError() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("graft-idx-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    }
+    override func setUpWithError() throws { temporary = try TemporaryDirectory("idx") }
 
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: directory) }
+    override func tearDownWithError() throws { temporary.remove() }
 
     private func write(_ bytes: [UInt8], _ name: String) -> String {
         let path = directory.appendingPathComponent(name).path

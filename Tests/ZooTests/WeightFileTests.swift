@@ -1,16 +1,15 @@
 import Foundation
+import TestSupport
 import XCTest
 import Zoo
 
 final class WeightFileTests: XCTestCase {
-    private var directory: URL!
+    private var temporary: TemporaryDirectory!
+    private var directory: URL { temporary.url }
 
-    override func setUpWithError() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("graft weights ü \(UUID().uuidString.prefix(6))")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    }
+    override func setUpWithError() throws { temporary = try TemporaryDirectory("weights") }
 
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: directory) }
+    override func tearDownWithError() throws { temporary.remove() }
 
     private func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
 

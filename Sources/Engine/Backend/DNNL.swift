@@ -108,6 +108,13 @@ final class Primitive: @unchecked Sendable {
         return Int(dnnl_memory_desc_get_size(&md))
     }
 
+    /// Executes with an optional bias tensor appended to `args` as `DNNL_ARG_BIAS`.
+    func execute(_ args: [(arg: Int32, md: dnnl_memory_desc_t, data: UnsafeMutableRawPointer)], bias: Tensor?,
+                 biasDesc: @autoclosure () -> dnnl_memory_desc_t) {
+        guard let bias else { return execute(args) }
+        bias.withUnsafeBufferPointer { pb in execute(args + [(Arg.bias, biasDesc(), rawInput(pb))]) }
+    }
+
     /// Executes on the shared stream and waits. `args` pairs a DNNL_ARG_* with a memory
     /// descriptor and a pointer to data laid out as that descriptor says.
     func execute(_ args: [(arg: Int32, md: dnnl_memory_desc_t, data: UnsafeMutableRawPointer)]) {

@@ -120,16 +120,8 @@ extension Kernels {
             w.withUnsafeBufferPointer { pw in
                 y.withUnsafeMutableBufferPointer { py in
                     g.withWeights(pw, for: prim, dnnl_query_weights_md) { weightsDesc, weights in
-                        var args = [(Arg.src, g.srcDesc, rawInput(px)), (Arg.weights, weightsDesc, weights),
-                                    (Arg.dst, g.dstDesc, UnsafeMutableRawPointer(py.baseAddress!))]
-                        if let bias {
-                            bias.withUnsafeBufferPointer { pb in
-                                args.append((Arg.bias, g.biasDesc, rawInput(pb)))
-                                prim.execute(args)
-                            }
-                        } else {
-                            prim.execute(args)
-                        }
+                        prim.execute([(Arg.src, g.srcDesc, rawInput(px)), (Arg.weights, weightsDesc, weights),
+                                      (Arg.dst, g.dstDesc, UnsafeMutableRawPointer(py.baseAddress!))], bias: bias, biasDesc: g.biasDesc)
                     }
                 }
             }

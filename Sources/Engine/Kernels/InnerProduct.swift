@@ -46,16 +46,8 @@ extension Kernels {
         x.withUnsafeBufferPointer { px in
             w.withUnsafeBufferPointer { pw in
                 y.withUnsafeMutableBufferPointer { py in
-                    var args = [(Arg.src, g.srcDesc, rawInput(px)), (Arg.weights, g.weightsDesc, rawInput(pw)),
-                                (Arg.dst, g.dstDesc, UnsafeMutableRawPointer(py.baseAddress!))]
-                    if let bias {
-                        bias.withUnsafeBufferPointer { pb in
-                            args.append((Arg.bias, g.biasDesc, rawInput(pb)))
-                            prim.execute(args)
-                        }
-                    } else {
-                        prim.execute(args)
-                    }
+                    prim.execute([(Arg.src, g.srcDesc, rawInput(px)), (Arg.weights, g.weightsDesc, rawInput(pw)),
+                                  (Arg.dst, g.dstDesc, UnsafeMutableRawPointer(py.baseAddress!))], bias: bias, biasDesc: g.biasDesc)
                 }
             }
         }
