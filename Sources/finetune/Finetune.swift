@@ -59,15 +59,33 @@ struct ZooCommand: ParsableCommand {
     }
 
     struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show an architecture's stages, shapes, parameters and preprocessing.")
-        @Argument(help: "The architecture.") var name: String
+        static let configuration = CommandConfiguration(
+            abstract: "Show an architecture's (or a weight file's) stages, shapes, parameters, preprocessing and provenance.")
+        @Argument(help: "An architecture name, or a Graft weight file (.h5).") var name: String
         func run() throws {
-            let entry = try Architectures.entry(name)
-            Random.seed(0)
-            let model = entry.configuration(nil).build()
+            let model: any ZooModel, title: String, preprocessing: Preprocessing, provenance: String
+            if name.hasSuffix(".h5") && FileManager.default.fileExists(atPath: name) {
+                let archive = try WeightArchive.read(name)
+                guard let metadata = archive.metadata, let configuration = metadata.configuration else {
+                    throw ValidationError("\(name) has no Graft metadata (a Keras file?): import it first with `finetune import`")
+                }
+                model = configuration.build()
+                try WeightFile.load(archive, into: model)
+                title = "\(name): \(metadata.architecture)" + (metadata.classNames.isEmpty ? "" : ", classes \(metadata.classNames.joined(separator: ", "))")
+                preprocessing = try metadata.preprocessing ?? Architectures.entry(metadata.architecture).preprocessing
+                provenance = metadata.provenance + (metadata.contentHash.map { "  content hash \($0)" } ?? "")
+            } else {
+                let entry = try Architectures.entry(name)
+                Random.seed(0)
+                model = entry.configuration(nil).build()
+                title = "\(entry.name): \(entry.summary)"
+                preprocessing = entry.preprocessing
+                provenance = "no pretrained weights in the zoo yet (random initialisation); import some with `finetune import`"
+            }
             let summary = ModelSummary(model)
-            print("\(entry.name): \(entry.summary)")
-            print("input \(entry.preprocessing.inputSize) \(entry.preprocessing.channelOrder), mean \(entry.preprocessing.mean), std \(entry.preprocessing.std)")
+            print(title)
+            print("input \(preprocessing.inputSize) \(preprocessing.channelOrder), mean \(preprocessing.mean), std \(preprocessing.std)")
+            print("provenance: \(provenance)")
             print("configuration \(model.configuration.json)")
             print("stages (--freeze N freezes the first N):")
             for (i, s) in summary.stages.enumerated() {
