@@ -12,7 +12,8 @@ final class PyTorchParityTests: XCTestCase {
         let ops = Set(Self.cases.map(\.op))
         for op in ["conv2d", "maxpool2d", "avgpool2d", "global_avg_pool", "batchnorm", "relu", "leaky_relu", "elu",
                    "sigmoid", "tanh", "softmax", "log_softmax", "matmul", "linear", "add", "sub", "mul", "div",
-                   "sum", "mean", "max"] {
+                   "sum", "mean", "max", "exp", "log", "sqrt", "square", "abs", "pow", "permute", "concatenate",
+                   "global_max_pool", "zero_pad2d"] {
             XCTAssertTrue(ops.contains(op), "no PyTorch fixture for \(op)")
         }
         let convs = Self.cases.filter { $0.op == "conv2d" }

@@ -29,6 +29,18 @@ func runFixtureOp(_ c: FixtureCase, _ v: [String: Variable]) -> Variable {
     case "sum": return v["x"]!.sum(axes: c.ints("axes"), keepDims: c.bool("keepdims"))
     case "mean": return v["x"]!.mean(axes: c.ints("axes"), keepDims: c.bool("keepdims"))
     case "max": return v["x"]!.max(axes: c.ints("axes"), keepDims: c.bool("keepdims"))
+    case "exp": return v["x"]!.exp()
+    case "log": return v["x"]!.log()
+    case "sqrt": return v["x"]!.sqrt()
+    case "square": return v["x"]!.squared()
+    case "abs": return v["x"]!.abs()
+    case "pow": return v["x"]!.pow(c.float("exponent"))
+    case "permute": return v["x"]!.permuted(c.ints("permutation")!)
+    case "concatenate": return concatenate([v["a"]!, v["b"]!], axis: c.int("axis"))
+    case "global_max_pool": return globalMaxPool(v["x"]!)
+    case "zero_pad2d":
+        let p = c.ints("padding")!
+        return zeroPad2d(v["x"]!, top: p[0], bottom: p[1], left: p[2], right: p[3])
     default: fatalError("fixture op \(c.op) has no Graft mapping")
     }
 }
