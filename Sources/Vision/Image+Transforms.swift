@@ -129,17 +129,21 @@ extension Tensor {
         let channels = mean.count
         ensure(std.count == channels && (channels == 1 || channels == 3), "Tensor.batch: mean \(mean) and std \(std) must both have 1 or 3 values")
         let (h, w) = (images[0].height, images[0].width)
-        var out = [Float](repeating: 0, count: images.count * h * w * channels)
-        for (n, image) in images.enumerated() {
-            ensure(image.height == h && image.width == w, "Tensor.batch: image \(n) is \(image.width)x\(image.height), the first \(w)x\(h); resize first")
-            let converted = image.converted(toChannels: channels)
-            for p in 0..<(h * w) {
-                for c in 0..<channels {
-                    let source = channelOrder == "BGR" ? channels - 1 - c : c
-                    out[(n * h * w + p) * channels + c] = (converted.data[p * channels + source] - mean[c]) / std[c]
+        let sources = (0..<channels).map { channelOrder == "BGR" ? channels - 1 - $0 : $0 }
+        let scale = std.map { 1 / $0 }
+        return Tensor(shape: [images.count, h, w, channels]) { out in
+            for (n, image) in images.enumerated() {
+                ensure(image.height == h && image.width == w, "Tensor.batch: image \(n) is \(image.width)x\(image.height), the first \(w)x\(h); resize first")
+                let converted = image.channels == channels ? image : image.converted(toChannels: channels)
+                converted.data.withUnsafeBufferPointer { data in
+                    let base = n * h * w * channels
+                    for p in 0..<(h * w) {
+                        for c in 0..<channels {
+                            out[base + p * channels + c] = (data[p * channels + sources[c]] - mean[c]) * scale[c]
+                        }
+                    }
                 }
             }
         }
-        return Tensor(shape: [images.count, h, w, channels], scalars: out)
     }
 }
