@@ -14,9 +14,10 @@ public struct AlexNetConfig: Codable, Equatable, Sendable {
 }
 
 public final class AlexNet: Module, ZooModel {
-    public let config: AlexNetConfig
+    public private(set) var config: AlexNetConfig
     public let conv1, conv2, conv3, conv4, conv5: Sequential
-    public let fc1, fc2, classifier: Dense?
+    public let fc1, fc2: Dense?
+    public private(set) var classifier: Dense?
     public let dropout1 = Dropout(0.5), dropout2 = Dropout(0.5)
 
     public init(_ config: AlexNetConfig) {
@@ -43,6 +44,12 @@ public final class AlexNet: Module, ZooModel {
     }
 
     public var headKey: String? { classifier == nil ? nil : "classifier" }
+
+    public func replaceHead(classes: Int) {
+        ensure(classes >= 1 && classifier != nil, "AlexNet.replaceHead: needs the original top and at least one class")
+        classifier = Dense(4096, classes)
+        config.classes = classes
+    }
     public var configuration: ModelConfiguration { .alexnet(config) }
 
     public func layerName(forModuleKey key: String) -> String {

@@ -12,6 +12,9 @@ public protocol ZooModel: Module {
     var configuration: ModelConfiguration { get }
     /// The HDF5 layer name of the module at `key` (a module that owns parameters).
     func layerName(forModuleKey key: String) -> String
+    /// Replaces the classification head with a freshly initialised one for `classes`
+    /// classes (the configuration follows). Only for models with their original top.
+    func replaceHead(classes: Int)
 }
 
 extension ZooModel {

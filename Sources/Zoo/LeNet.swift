@@ -23,9 +23,9 @@ public final class LeNet5: Module, ZooModel {
     public let conv2: Sequential
     public let fc1: Sequential
     public let fc2: Sequential
-    public let fc3: Dense
+    public private(set) var fc3: Dense
 
-    public let config: LeNetConfig
+    public private(set) var config: LeNetConfig
 
     public convenience init(inputChannels: Int = 1, classes: Int = 10) {
         self.init(LeNetConfig(inputChannels: inputChannels, classes: classes))
@@ -47,6 +47,12 @@ public final class LeNet5: Module, ZooModel {
     }
 
     public var headKey: String? { "fc3" }
+
+    public func replaceHead(classes: Int) {
+        ensure(classes >= 1, "replaceHead: \(classes) classes")
+        fc3 = Dense(84, classes)
+        config.classes = classes
+    }
     public var configuration: ModelConfiguration { .lenet(config) }
 
     /// `conv1`, `conv2`, `fc1`, `fc2`, `fc3`: one HDF5 layer per stage.

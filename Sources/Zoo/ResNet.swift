@@ -155,10 +155,10 @@ public final class Bottleneck: Module {
 }
 
 public final class ResNet: Module, ZooModel {
-    public let config: ResNetConfig
+    public private(set) var config: ResNetConfig
     public let stem: Sequential
     public let stageModules: [Sequential]
-    public let fc: Dense?
+    public private(set) var fc: Dense?
 
     public init(_ config: ResNetConfig) {
         self.config = config
@@ -195,6 +195,13 @@ public final class ResNet: Module, ZooModel {
 
     public var stages: [(name: String, module: Module)] { namedChildren.filter { $0.name != "fc" } }
     public var headKey: String? { fc == nil ? nil : "fc" }
+
+    public func replaceHead(classes: Int) {
+        ensure(classes >= 1, "replaceHead: \(classes) classes")
+        guard fc != nil else { fatalError("ResNet.replaceHead: this ResNet has no top; build it with includeTop: true") }
+        fc = Dense(featureWidth, classes)
+        config.classes = classes
+    }
     public var configuration: ModelConfiguration { .resnet(config) }
 
     /// keras.applications names: `conv1_conv`, `conv1_bn`, `conv{s+1}_block{b}_{k}_conv`/`_bn`,

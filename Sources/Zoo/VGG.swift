@@ -63,11 +63,11 @@ public struct VGGConfig: Codable, Equatable, Sendable {
 }
 
 public final class VGG: Module, ZooModel {
-    public let config: VGGConfig
+    public private(set) var config: VGGConfig
     public let blocks: [Sequential]
     public let fcLayers: [Dense]
     public let dropouts: [Dropout]
-    public let classifier: Dense?
+    public private(set) var classifier: Dense?
 
     public init(_ config: VGGConfig) {
         self.config = config
@@ -110,6 +110,13 @@ public final class VGG: Module, ZooModel {
     }
 
     public var headKey: String? { classifier == nil ? nil : "classifier" }
+
+    public func replaceHead(classes: Int) {
+        ensure(classes >= 1, "replaceHead: \(classes) classes")
+        guard let old = classifier else { fatalError("VGG.replaceHead: this VGG has no top; build it with includeTop: true") }
+        classifier = Dense(old.inputs, classes)
+        config.classes = classes
+    }
     public var configuration: ModelConfiguration { .vgg(config) }
 
     public func layerName(forModuleKey key: String) -> String {

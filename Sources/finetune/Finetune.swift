@@ -7,25 +7,43 @@ struct Finetune: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "finetune",
         abstract: "Fine-tune pretrained image classifiers on a CPU.",
-        discussion: """
-        Training (`finetune --base resnet --freeze 3`) lands with the Transfer issue; the model
-        zoo, summaries and weight import are here.
-        """,
+        discussion: "`finetune --base resnet --freeze 3` fine-tunes on the embedded demo dataset; add --data DIR for your own images.",
         subcommands: [Train.self, Summary.self, ZooCommand.self, Import.self, Augment.self],
         defaultSubcommand: Train.self)
 }
 
 struct Train: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Fine-tune a zoo model (the default command).")
+    static let configuration = CommandConfiguration(
+        abstract: "Fine-tune a zoo model (the default command).",
+        discussion: "Without --data it trains on the embedded demo dataset (shapes). The run folder gets model.h5, log.jsonl, split.json, augmentation.png/json and summary.txt.")
 
-    @Option(help: "The zoo architecture to fine-tune (see `finetune zoo list`).")
-    var base: String = "resnet"
+    @Option(help: "The zoo architecture to fine-tune (see `finetune zoo list`).") var base: String = "resnet"
+    @Option(help: "Freeze the first N stages (0: train everything; 'all': only the new head).") var freeze: String = "0"
+    @Option(help: "An image folder, one sub-folder per class (default: the demo dataset).") var data: String?
+    @Option(help: "Weights to start from (the head is replaced).") var weights: String?
+    @Option(help: "Epochs at most.") var epochs: Int = 10
+    @Option(help: "Stop after this many epochs without a better validation loss.") var patience: Int = 3
+    @Option(name: .customLong("batch-size"), help: "Images per batch.") var batchSize: Int = 32
+    @Option(help: "Adam's learning rate (cosine decay over the run).") var lr: Float = 1e-3
+    @Option(help: "The seed behind every random choice.") var seed: UInt64 = 0
+    @Option(help: "Augmentation pipeline (see README).") var pipeline: String = "hflip,rotate=10,jitter=0.1"
+    @Option(help: "Input size in pixels (default: 32 for the demo, the architecture's otherwise).") var size: Int?
+    @Option(help: "Where run folders go.") var runs: String = "runs"
+    @Flag(name: .customLong("strict-images"), help: "Fail on an unreadable image instead of skipping it.") var strictImages = false
 
-    @Option(help: "Freeze the first N stages (0: train everything; 'all': only the new head).")
-    var freeze: String = "0"
+    func validate() throws {
+        guard FineTuneOptions.parseFreeze(freeze) != nil else { throw ValidationError("--freeze takes a number of stages or 'all', not '\(freeze)'") }
+        guard epochs >= 1, patience >= 1, batchSize >= 1, lr > 0, lr.isFinite, size.map({ $0 >= 8 }) ?? true else {
+            throw ValidationError("--epochs, --patience and --batch-size must be at least 1, --lr positive, --size at least 8")
+        }
+    }
 
     func run() throws {
-        throw ValidationError("training is not implemented yet; try `finetune summary --base \(base)` or `finetune zoo list`")
+        var options = FineTuneOptions(base: base, freeze: FineTuneOptions.parseFreeze(freeze)!)
+        options.data = data; options.weights = weights; options.epochs = epochs; options.patience = patience
+        options.batchSize = batchSize; options.learningRate = lr; options.seed = seed; options.pipeline = pipeline
+        options.imageSize = size; options.runsDirectory = runs; options.strictImages = strictImages
+        _ = try FineTune.run(options)
     }
 }
 

@@ -1,0 +1,170 @@
+import Foundation
+
+/// Everything `finetune --base NAME --freeze N` needs; the command line only fills this in.
+public struct FineTuneOptions: Sendable {
+    public enum Freeze: Equatable, Sendable { case stages(Int), allButHead }
+
+    public var base: String
+    public var freeze: Freeze
+    /// An image folder (one sub-folder per class); nil trains on the embedded demo shapes.
+    public var data: String?
+    /// Weights to start from (Graft, Keras or converted PyTorch file); the head is replaced.
+    public var weights: String?
+    public var epochs: Int = 10
+    public var patience: Int = 3
+    public var batchSize: Int = 32
+    public var learningRate: Float = 1e-3
+    public var seed: UInt64 = 0
+    public var validationFraction: Double = 0.2
+    public var pipeline: String = "hflip,rotate=10,jitter=0.1"
+    /// Input side in pixels (default: 32 for the demo, the architecture's otherwise).
+    public var imageSize: Int?
+    public var strictImages = false
+    /// The folder that receives the run; an existing one is never overwritten (a suffix is added).
+    public var runsDirectory: String = "runs"
+    /// Images per class of the demo dataset.
+    public var demoImagesPerClass = 120
+
+    public init(base: String, freeze: Freeze) { self.base = base; self.freeze = freeze }
+
+    /// Parses `--freeze`: a stage count or `all`.
+    public static func parseFreeze(_ text: String) -> Freeze? {
+        text.lowercased() == "all" ? .allButHead : Int(text).flatMap { $0 >= 0 ? .stages($0) : nil }
+    }
+}
+
+public struct FineTuneResult: Sendable {
+    public var runFolder: String
+    public var history: [EpochRecord]
+    public var validation: Evaluation
+    public var classNames: [String]
+}
+
+/// The fine-tuning job: data, split, model, freezing, training with early stopping, and the
+/// run folder (model, log, split, preview, summary).
+public enum FineTune {
+    public static func run(_ options: FineTuneOptions, say: (String) -> Void = { print($0) }) throws -> FineTuneResult {
+        Random.seed(options.seed)
+        let entry = try Architectures.entry(options.base)
+
+        // Data: a folder decoded once into memory, or the embedded demo shapes.
+        let images: InMemoryImages
+        if let folder = options.data {
+            let source = try ImageFolder(folder)
+            let (decoded, skipped) = try InMemoryImages.decoding(source, strict: options.strictImages)
+            for (path, reason) in skipped.prefix(10) { say("warning: skipped \(path): \(reason)") }
+            if skipped.count > 10 { say("warning: … and \(skipped.count - 10) more unreadable images") }
+            if !source.ignoredFiles.isEmpty { say("ignored \(source.ignoredFiles.count) non-image file(s)") }
+            images = decoded
+        } else {
+            images = DemoShapes.make(perClass: options.demoImagesPerClass, seed: options.seed)
+            say("no --data: training on the embedded demo dataset (\(images.count) images of \(DemoShapes.classNames.joined(separator: ", ")))")
+        }
+        say("classes: \(images.classSummary)")
+        let split = DatasetSplit.stratified(labels: images.labels, validation: options.validationFraction, seed: options.seed)
+        guard !split.train.isEmpty, !split.validation.isEmpty else { throw TrainingError.noData("validation images (too few images per class)") }
+
+        // The model, sized to the classes and the input.
+        let size = options.imageSize ?? (options.data == nil ? 32 : entry.preprocessing.inputSize[0])
+        let configuration = sized(entry.configuration(images.classNames.count), to: size)
+        let model = configuration.build()
+        if let weights = options.weights {
+            let report = try WeightFile.load(weights, into: model, options: LoadOptions(skipHead: true))
+            say("loaded \(weights): \(report.loaded) tensors, head replaced for \(images.classNames.count) classes")
+        }
+        switch options.freeze {
+        case let .stages(n): model.freezeStages(n)
+        case .allButHead: model.freezeAllButHead()
+        }
+        say("\(entry.name) at \(size)x\(size): \(model.parameterCount.commaGrouped) parameters, \(model.trainableParameterCount.commaGrouped) trainable; stages \(model.stages.map(\.name).joined(separator: ", "))")
+
+        // Loaders: augmentation for training only.
+        let preprocessing = entry.preprocessing
+        let channels = configuration.inputSize[2]
+        let mean = channels == preprocessing.mean.count ? preprocessing.mean : Array(repeating: preprocessing.mean.reduce(0, +) / Float(preprocessing.mean.count), count: channels)
+        let std = channels == preprocessing.std.count ? preprocessing.std : Array(repeating: preprocessing.std.reduce(0, +) / Float(preprocessing.std.count), count: channels)
+        let augmentation = try Augmentation(spec: options.pipeline)
+        let train = BatchLoader(source: images, indices: split.train, batchSize: options.batchSize, imageSize: (size, size), mean: mean, std: std,
+                                channelOrder: preprocessing.channelOrder, augmentation: augmentation, seed: options.seed)
+        let validation = BatchLoader(source: images, indices: split.validation, batchSize: options.batchSize, imageSize: (size, size),
+                                     mean: mean, std: std, channelOrder: preprocessing.channelOrder, shuffle: false)
+
+        // The run folder: never reuse an existing one.
+        let run = try makeRunFolder(options.runsDirectory, name: "\(entry.name)-freeze\(options.freeze == .allButHead ? "all" : "\(stagesFrozen(options.freeze))")-seed\(options.seed)")
+        try split.save(to: run + "/split.json")
+        let preview = AugmentationPreview(images: split.train.prefix(4).map { (images.name(at: $0), images.images[$0].resized(width: size, height: size)) },
+                                          augmentation: augmentation, versions: 6, seed: options.seed, cellSize: max(size, 48))
+        try preview.write(to: run + "/augmentation.png")
+
+        let optimizer = Optimizer(Adam(), parameters: model.trainableParameters, learningRate: options.learningRate)
+        let trainer = Trainer(model: model, optimizer: optimizer)
+        trainer.schedule = CosineDecay(period: max(1, options.epochs * train.batchesPerEpoch), minimum: 0.01)
+        let log = run + "/log.jsonl"
+        FileManager.default.createFile(atPath: log, contents: nil)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let history = try trainer.fit(train: train, validation: validation, epochs: options.epochs,
+                                      earlyStopping: EarlyStopping(patience: options.patience)) { record in
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+            handle.seekToEndOfFile()
+            handle.write(try encoder.encode(record) + Data("\n".utf8))
+            try handle.close()
+            say(String(format: "epoch %2d/%d  loss %.4f  acc %.1f%%  val loss %.4f  val acc %.1f%%  %.0f img/s", record.epoch, options.epochs,
+                       record.trainLoss, record.trainAccuracy * 100, record.validationLoss ?? .nan, (record.validationAccuracy ?? .nan) * 100,
+                       record.imagesPerSecond))
+        }
+        let evaluation = trainer.evaluate(validation)
+        let best = history.max { ($0.validationLoss.map { -$0 } ?? 0) < ($1.validationLoss.map { -$0 } ?? 0) }
+        let provenance = try JSONSerialization.data(withJSONObject: [
+            "source": options.weights ?? "random initialisation", "dataset": options.data ?? "demo shapes", "recipe": recipe(options),
+            "validation_accuracy": evaluation.accuracy, "best_epoch": best?.epoch ?? 0,
+        ], options: [.sortedKeys])
+        try WeightFile.save(model, to: run + "/model.h5", metadata: WeightMetadata(
+            architecture: entry.name, configuration: model.configuration,
+            preprocessing: Preprocessing(inputSize: configuration.inputSize, channelOrder: preprocessing.channelOrder, mean: mean, std: std),
+            classNames: images.classNames, provenance: String(decoding: provenance, as: UTF8.self)))
+        try summary(run: run, options: options, history: history, evaluation: evaluation, classNames: images.classNames)
+            .write(toFile: run + "/summary.txt", atomically: true, encoding: .utf8)
+        say(String(format: "validation accuracy %.1f%% (best epoch %d); wrote %@", evaluation.accuracy * 100, best?.epoch ?? 0, run))
+        return FineTuneResult(runFolder: run, history: history, validation: evaluation, classNames: images.classNames)
+    }
+
+    static func stagesFrozen(_ freeze: FineTuneOptions.Freeze) -> Int {
+        if case let .stages(n) = freeze { return n }
+        return -1
+    }
+
+    static func recipe(_ o: FineTuneOptions) -> String {
+        "Adam lr \(o.learningRate) cosine, batch \(o.batchSize), \(o.epochs) epochs, patience \(o.patience), pipeline \(o.pipeline), seed \(o.seed)"
+    }
+
+    /// The architecture's configuration at `size` x `size` input.
+    static func sized(_ configuration: ModelConfiguration, to size: Int) -> ModelConfiguration {
+        switch configuration {
+        case var .resnet(c): c.input = [size, size, c.input[2]]; return .resnet(c)
+        case var .vgg(c): c.input = [size, size, c.input[2]]; return .vgg(c)
+        default: return configuration
+        }
+    }
+
+    static func makeRunFolder(_ root: String, name: String) throws -> String {
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        var candidate = root + "/" + name, n = 2
+        while FileManager.default.fileExists(atPath: candidate) { candidate = root + "/" + name + "-\(n)"; n += 1 }
+        try FileManager.default.createDirectory(atPath: candidate, withIntermediateDirectories: false)
+        return candidate
+    }
+
+    static func summary(run: String, options: FineTuneOptions, history: [EpochRecord], evaluation: Evaluation, classNames: [String]) -> String {
+        var lines = ["run: \(run)", "base: \(options.base), freeze: \(options.freeze)", "recipe: \(recipe(options))",
+                     "epochs run: \(history.count)", String(format: "validation accuracy: %.2f%%", evaluation.accuracy * 100), "",
+                     "confusion matrix (rows: true class, columns: predicted):"]
+        let width = max(8, (classNames.map(\.count).max() ?? 0) + 1)
+        lines.append(String(repeating: " ", count: width) + classNames.map { $0.padding(toLength: width, withPad: " ", startingAt: 0) }.joined())
+        for (i, row) in evaluation.confusion.enumerated() {
+            lines.append(classNames[i].padding(toLength: width, withPad: " ", startingAt: 0)
+                         + row.map { String($0).padding(toLength: width, withPad: " ", startingAt: 0) }.joined())
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}

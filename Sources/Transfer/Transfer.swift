@@ -1,2 +1,0 @@
-/// The Transfer module (see DESIGN.md); its contents land with the issues that build it.
-@_exported import Engine

@@ -1,0 +1,98 @@
+import Foundation
+import TestSupport
+import Transfer
+import XCTest
+
+final class TrainingTests: XCTestCase {
+    private func setup(seed: UInt64 = 0, lr: Float = 0.01) -> (LeNet5, Trainer, BatchLoader, BatchLoader) {
+        Random.seed(seed)
+        let data = DemoShapes.make(perClass: 12, size: 32, seed: seed)
+        let split = DatasetSplit.stratified(labels: data.labels, validation: 0.25, seed: seed)
+        let model = LeNet5(inputChannels: 3, classes: 3)
+        let optimizer = Optimizer(Adam(), parameters: model.trainableParameters, learningRate: lr)
+        let train = BatchLoader(source: data, indices: split.train, batchSize: 9, imageSize: (32, 32), mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25], seed: seed)
+        let validation = BatchLoader(source: data, indices: split.validation, batchSize: 9, imageSize: (32, 32), mean: [0.5, 0.5, 0.5],
+                                     std: [0.25, 0.25, 0.25], shuffle: false)
+        return (model, Trainer(model: model, optimizer: optimizer), train, validation)
+    }
+
+    /// Whenever training ends the weights of the best epoch are back: the final validation
+    /// loss equals the best one in the history.
+    func testTheBestWeightsAreRestoredWhenTrainingEnds() throws {
+        let (_, trainer, train, validation) = setup(lr: 0.02)
+        let history = try trainer.fit(train: train, validation: validation, epochs: 6, earlyStopping: EarlyStopping(patience: 10))
+        XCTAssertEqual(history.count, 6, "no early stop with patience 10")
+        let bestLoss = history.compactMap(\.validationLoss).min()!
+        XCTAssertEqual(trainer.evaluate(validation).loss, bestLoss, accuracy: 1e-5)
+    }
+
+    func testEarlyStoppingStopsAfterPatienceAndKeepsNoStateBetweenFits() throws {
+        let (_, trainer, train, validation) = setup(lr: 0.5)  // too high: the validation loss stops improving
+        let first = try trainer.fit(train: train, validation: validation, epochs: 30, earlyStopping: EarlyStopping(patience: 2))
+        XCTAssertLessThan(first.count, 30)
+        let bestEpoch = first.enumerated().min { $0.element.validationLoss! < $1.element.validationLoss! }!.offset
+        XCTAssertEqual(first.count, min(bestEpoch + 1 + 2, 30), "stops exactly `patience` epochs after the best")
+        let second = try trainer.fit(train: train, validation: validation, epochs: 1, earlyStopping: EarlyStopping(patience: 2))
+        XCTAssertEqual(second.count, 1, "a new fit starts with fresh early-stopping state")
+    }
+
+    func testANaNLossStopsWithAClearErrorAndRestoresTheWeights() throws {
+        let (model, trainer, train, validation) = setup(lr: 1e30)
+        let before = model.fc3.weight.value
+        XCTAssertThrowsError(try trainer.fit(train: train, validation: validation, epochs: 3)) { error in
+            XCTAssertTrue("\(error)".contains("NaN or infinite") && "\(error)".contains("restored"), "\(error)")
+        }
+        XCTAssertFalse(model.fc3.weight.value.hasNonFinite, "no NaN weights are left behind")
+        _ = before
+    }
+
+    func testSameSeedSameHistory() throws {
+        let a = setup(seed: 4), b = setup(seed: 4)
+        let ha = try a.1.fit(train: a.2, validation: a.3, epochs: 2), hb = try b.1.fit(train: b.2, validation: b.3, epochs: 2)
+        XCTAssertEqual(ha.map(\.trainLoss), hb.map(\.trainLoss))
+        XCTAssertEqual(ha.map(\.validationLoss), hb.map(\.validationLoss))
+    }
+
+    func testReplaceHead() {
+        Random.seed(0)
+        let model = ResNet(.cifar(20, classes: 10))
+        model.replaceHead(classes: 4)
+        XCTAssertEqual(model.fc?.weight.shape, [64, 4])
+        XCTAssertEqual(model.configuration, .resnet(.cifar(20, classes: 4)))
+        XCTAssertEqual(model.predict(.zeros([1, 32, 32, 3])).shape, [1, 4])
+    }
+}
+
+final class FineTuneRunTests: XCTestCase {
+    /// The whole job on a small demo dataset: the run folder has every file, the model file
+    /// loads back with its class names, and a second run never overwrites the first.
+    func testRunFolderHasEveryFileAndIsNeverOverwritten() throws {
+        let temporary = try TemporaryDirectory("runs")
+        defer { temporary.remove() }
+        var options = FineTuneOptions(base: "resnet20", freeze: .stages(2))
+        options.epochs = 2
+        options.demoImagesPerClass = 10
+        options.imageSize = 16
+        options.runsDirectory = temporary.url.path
+        var lines: [String] = []
+        let result = try FineTune.run(options) { lines.append($0) }
+        for file in ["model.h5", "log.jsonl", "split.json", "augmentation.png", "augmentation.json", "summary.txt"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: result.runFolder + "/" + file), file)
+        }
+        XCTAssertEqual(try String(contentsOfFile: result.runFolder + "/log.jsonl", encoding: .utf8).split(separator: "\n").count, 2)
+        let archive = try WeightArchive.read(result.runFolder + "/model.h5")
+        XCTAssertEqual(archive.metadata?.classNames, DemoShapes.classNames)
+        XCTAssertTrue(archive.metadata!.provenance.contains("validation_accuracy"))
+        XCTAssertTrue(lines.contains { $0.hasPrefix("epoch  2/2") }, "one line per epoch")
+        let again = try FineTune.run(options) { _ in }
+        XCTAssertNotEqual(again.runFolder, result.runFolder)
+        XCTAssertTrue(again.runFolder.hasSuffix("-2"))
+    }
+
+    func testFreezeText() {
+        XCTAssertEqual(FineTuneOptions.parseFreeze("3"), .stages(3))
+        XCTAssertEqual(FineTuneOptions.parseFreeze("all"), .allButHead)
+        XCTAssertNil(FineTuneOptions.parseFreeze("-1"))
+        XCTAssertNil(FineTuneOptions.parseFreeze("some"))
+    }
+}
