@@ -100,7 +100,7 @@ public enum FineTune {
         let trainer = Trainer(model: model, optimizer: optimizer)
         trainer.schedule = CosineDecay(period: max(1, options.epochs * train.batchesPerEpoch), minimum: 0.01)
         let log = run + "/log.jsonl"
-        FileManager.default.createFile(atPath: log, contents: nil)
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let history = try trainer.fit(train: train, validation: validation, epochs: options.epochs,

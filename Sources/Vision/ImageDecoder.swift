@@ -34,8 +34,9 @@ public struct ImageDecoder: Sendable {
     }
 
     public func decode(contentsOf path: String) throws -> Image {
+        guard FileManager.default.fileExists(atPath: path) else { throw ImageError.missing(path: path) }
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw ImageError.unreadable(path: path, reason: FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file")
+            throw ImageError.unreadable(path: path, reason: "the file cannot be read (permission denied?)")
         }
         return try decode([UInt8](data), path: path)
     }

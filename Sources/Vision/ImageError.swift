@@ -1,6 +1,7 @@
 /// Why an image could not be read or written; every case names the file.
 public enum ImageError: Error, CustomStringConvertible, Equatable {
     case unreadable(path: String, reason: String)
+    case missing(path: String)
     case unknownFormat(path: String)
     case tooLarge(path: String, width: Int, height: Int, limit: Int)
     case empty(path: String)
@@ -9,6 +10,7 @@ public enum ImageError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case let .unreadable(path, reason): return "\(path): cannot decode the image (\(reason)); the file may be truncated or damaged"
+        case let .missing(path): return "\(path): no such file"
         case let .unknownFormat(path): return "\(path): neither PNG nor JPEG (by its content); convert it or remove it from the folder"
         case let .tooLarge(path, w, h, limit):
             return "\(path): \(w)x\(h) is \(w * h) pixels, over the limit of \(limit); downscale it, or raise the limit (ImageDecoder.maxPixels / --max-pixels)"

@@ -45,6 +45,16 @@ public final class AlexNet: Module, ZooModel {
 
     public var headKey: String? { classifier == nil ? nil : "classifier" }
 
+    /// Convolution stages compose; `fc1`/`fc2` get the flattened features and their ReLU.
+    public func features(_ x: Variable, throughStage index: Int) -> Variable {
+        let convs = [conv1, conv2, conv3, conv4, conv5]
+        var h = convs.prefix(min(index + 1, 5)).reduce(x) { $1($0) }
+        guard index >= 5, let fc1 else { return h }
+        h = relu(fc1(h.flattenedBatch()))
+        if index >= 6, let fc2 { h = relu(fc2(h)) }
+        return h
+    }
+
     public func replaceHead(classes: Int) {
         ensure(classes >= 1 && classifier != nil, "AlexNet.replaceHead: needs the original top and at least one class")
         classifier = Dense(4096, classes)

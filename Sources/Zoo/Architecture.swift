@@ -15,6 +15,17 @@ public protocol ZooModel: Module {
     /// Replaces the classification head with a freshly initialised one for `classes`
     /// classes (the configuration follows). Only for models with their original top.
     func replaceHead(classes: Int)
+    /// The output of stage `index` (0-based, in `stages` order) for input `x`: what feature
+    /// extraction at that stage returns (dense stages include their activation).
+    func features(_ x: Variable, throughStage index: Int) -> Variable
+}
+
+extension ZooModel {
+    /// Runs `stages` in order up to `index`: the default for models whose stages compose.
+    public func sequentialFeatures(_ x: Variable, throughStage index: Int) -> Variable {
+        ensure(index >= 0 && index < stages.count, "features: stage \(index) of \(stages.count) (\(stages.map(\.name).joined(separator: ", ")))")
+        return stages.prefix(index + 1).reduce(x) { $1.module($0) }
+    }
 }
 
 extension ZooModel {

@@ -48,6 +48,8 @@ public final class LeNet5: Module, ZooModel {
 
     public var headKey: String? { "fc3" }
 
+    public func features(_ x: Variable, throughStage index: Int) -> Variable { sequentialFeatures(x, throughStage: index) }
+
     public func replaceHead(classes: Int) {
         ensure(classes >= 1, "replaceHead: \(classes) classes")
         fc3 = Dense(84, classes)

@@ -196,6 +196,8 @@ public final class ResNet: Module, ZooModel {
     public var stages: [(name: String, module: Module)] { namedChildren.filter { $0.name != "fc" } }
     public var headKey: String? { fc == nil ? nil : "fc" }
 
+    public func features(_ x: Variable, throughStage index: Int) -> Variable { sequentialFeatures(x, throughStage: index) }
+
     public func replaceHead(classes: Int) {
         ensure(classes >= 1, "replaceHead: \(classes) classes")
         guard fc != nil else { fatalError("ResNet.replaceHead: this ResNet has no top; build it with includeTop: true") }

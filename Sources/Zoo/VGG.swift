@@ -111,6 +111,16 @@ public final class VGG: Module, ZooModel {
 
     public var headKey: String? { classifier == nil ? nil : "classifier" }
 
+    /// Convolution blocks compose; `fc1`/`fc2` get the flattened features and their ReLU.
+    public func features(_ x: Variable, throughStage index: Int) -> Variable {
+        let convolutional = min(index + 1, blocks.count)
+        var h = blocks.prefix(convolutional).reduce(x) { $1($0) }
+        guard index >= blocks.count else { return h }
+        h = h.flattenedBatch()
+        for dense in fcLayers.prefix(index + 1 - blocks.count) { h = relu(dense(h)) }
+        return h
+    }
+
     public func replaceHead(classes: Int) {
         ensure(classes >= 1, "replaceHead: \(classes) classes")
         guard let old = classifier else { fatalError("VGG.replaceHead: this VGG has no top; build it with includeTop: true") }

@@ -12,7 +12,7 @@ struct Augment: ParsableCommand {
     @Option(help: "Where to write the PNG (the JSON goes beside it).") var out: String
     @Option(help: "How many source images (spread over the classes).") var images: Int = 4
     @Option(help: "Augmented copies per image.") var versions: Int = 6
-    @Option(help: "Size of each cell in pixels.") var size: Int = 96
+    @Option(help: "Images are resized to this size (the model's input size) before augmenting; also the cell size.") var size: Int = 96
     @Option(help: "The seed.") var seed: UInt64 = 0
 
     func run() throws {

@@ -96,3 +96,34 @@ final class FineTuneRunTests: XCTestCase {
         XCTAssertNil(FineTuneOptions.parseFreeze("some"))
     }
 }
+
+final class InferenceTests: XCTestCase {
+    func testFeatureExtractionAtEachStage() throws {
+        Random.seed(0)
+        let model = ResNet(.cifar(20, classes: 3, input: [16, 16, 3]))
+        let images = Tensor.zeros([2, 16, 16, 3])
+        XCTAssertEqual(try FeatureExtractor(model: model, stage: "stage2").features(images).shape, [2, 32])
+        XCTAssertEqual(try FeatureExtractor(model: model, stage: "stage3", pooling: nil).features(images).shape, [2, 4, 4, 64])
+        XCTAssertThrowsError(try FeatureExtractor(model: model, stage: "stage9")) { XCTAssertTrue("\($0)".contains("stem, stage1")) }
+        let vgg = VGG(VGGConfig(blocks: [[4], [8]], fc: [16, 12], classes: 2, input: [8, 8, 3]))
+        XCTAssertEqual(try FeatureExtractor(model: vgg, stage: "fc2").features(.zeros([3, 8, 8, 3])).shape, [3, 12])
+        XCTAssertEqual(try FeatureExtractor(model: vgg, stage: "block2").features(.zeros([3, 8, 8, 3])).shape, [3, 8])
+        let lenet = LeNet5()
+        XCTAssertEqual(try FeatureExtractor(model: lenet, stage: "fc1").features(.zeros([1, 32, 32, 1])).shape, [1, 120])
+    }
+
+    func testTrainedModelClassifiesWithItsPreprocessing() throws {
+        let temporary = try TemporaryDirectory("trained")
+        defer { temporary.remove() }
+        var options = FineTuneOptions(base: "lenet5", freeze: .stages(0))
+        options.epochs = 1
+        options.demoImagesPerClass = 6
+        options.runsDirectory = temporary.url.path
+        let run = try FineTune.run(options) { _ in }
+        let trained = try TrainedModel(contentsOf: run.runFolder + "/model.h5")
+        XCTAssertEqual(trained.classNames, DemoShapes.classNames)
+        let p = trained.probabilities(DemoShapes.make(perClass: 1, size: 40, seed: 9).images)
+        XCTAssertEqual(p.count, 3)
+        for row in p { XCTAssertEqual(row.reduce(0, +), 1, accuracy: 1e-5) }
+    }
+}

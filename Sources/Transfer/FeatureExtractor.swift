@@ -1,0 +1,48 @@
+import Foundation
+
+/// Features of a model's stage for a batch of images: the library call behind
+/// `finetune extract`. Feature maps are pooled to vectors (global average by default) so
+/// they can feed a linear classifier; `pooling: nil` keeps the maps.
+public struct FeatureExtractor {
+    public let model: any ZooModel
+    public let stageIndex: Int
+    public let pooling: GlobalPooling?
+
+    public init(model: any ZooModel, stage: String, pooling: GlobalPooling? = .avg) throws {
+        guard let index = model.stages.firstIndex(where: { $0.name == stage }) else {
+            throw FeatureError.unknownStage(stage, known: model.stages.map(\.name))
+        }
+        self.model = model
+        stageIndex = index
+        self.pooling = pooling
+    }
+
+    /// Features of an NHWC batch (inference mode, no gradients).
+    public func features(_ images: Tensor) -> Tensor {
+        model.eval()
+        return Autodiff.withoutGradients {
+            let h = model.features(Variable(images), throughStage: stageIndex)
+            guard h.shape.count == 4, let pooling else { return h.value }
+            return (pooling == .avg ? globalAvgPool(h) : globalMaxPool(h)).value
+        }
+    }
+
+    /// Features and labels of every batch of `loader`, in its order.
+    public func extract(_ loader: BatchLoader) -> (features: Tensor, labels: [Int]) {
+        var parts: [Tensor] = [], labels: [Int] = []
+        for batch in loader.batches(epoch: 0) {
+            parts.append(features(batch.images))
+            labels += batch.labels
+        }
+        return (parts.isEmpty ? .zeros([0]) : Tensor.concatenate(parts), labels)
+    }
+}
+
+public enum FeatureError: Error, CustomStringConvertible {
+    case unknownStage(String, known: [String])
+    public var description: String {
+        switch self {
+        case let .unknownStage(stage, known): return "no stage '\(stage)'; this model's stages are \(known.joined(separator: ", "))"
+        }
+    }
+}

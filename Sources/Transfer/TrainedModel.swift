@@ -1,0 +1,40 @@
+import Foundation
+
+/// A model file from a run (or any Graft weight file) with what it needs to classify
+/// images: its preprocessing and class names.
+public struct TrainedModel {
+    public let model: any ZooModel
+    public let metadata: WeightMetadata
+    public let preprocessing: Preprocessing
+
+    public init(contentsOf path: String) throws {
+        let archive = try WeightArchive.read(path)
+        guard let metadata = archive.metadata, let configuration = metadata.configuration else {
+            throw HDF5Error.unsupported(path: path, object: "file", reason: "has no Graft metadata; import it with `finetune import` first")
+        }
+        model = configuration.build()
+        try WeightFile.load(archive, into: model)
+        self.metadata = metadata
+        preprocessing = try metadata.preprocessing ?? Architectures.entry(metadata.architecture).preprocessing
+    }
+
+    public var classNames: [String] {
+        metadata.classNames.isEmpty ? (0..<(model.predict(.zeros([1] + preprocessing.inputSize)).shape.last ?? 0)).map { "class \($0)" } : metadata.classNames
+    }
+
+    /// Class probabilities for each image (resized to the model's input).
+    public func probabilities(_ images: [Image]) -> [[Float]] {
+        let (h, w) = (preprocessing.inputSize[0], preprocessing.inputSize[1])
+        let batch = Tensor.batch(images.map { $0.resized(width: w, height: h) }, mean: preprocessing.mean, std: preprocessing.std,
+                                 channelOrder: preprocessing.channelOrder)
+        let p = Kernels.softmax(model.predict(batch), axis: 1)
+        let k = p.shape[1]
+        return (0..<images.count).map { Array(p.scalars[($0 * k)..<(($0 + 1) * k)]) }
+    }
+
+    /// A loader over `source` with this model's preprocessing (no augmentation, in order).
+    public func loader(_ source: LabeledImageSource, batchSize: Int = 32) -> BatchLoader {
+        BatchLoader(source: source, batchSize: batchSize, imageSize: (preprocessing.inputSize[0], preprocessing.inputSize[1]),
+                    mean: preprocessing.mean, std: preprocessing.std, channelOrder: preprocessing.channelOrder, shuffle: false)
+    }
+}

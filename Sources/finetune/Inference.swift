@@ -1,0 +1,93 @@
+import ArgumentParser
+import Foundation
+import Graft
+
+struct Evaluate: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Accuracy and confusion matrix of a model file on an image folder.")
+    @Option(help: "A model file (e.g. runs/NAME/model.h5).") var model: String
+    @Option(help: "An image folder, one sub-folder per class.") var data: String
+
+    func run() throws {
+        let trained = try TrainedModel(contentsOf: model)
+        let folder = try ImageFolder(data)
+        guard folder.classNames == trained.classNames else {
+            throw ValidationError("the folder's classes (\(folder.classNames.joined(separator: ", "))) differ from the model's (\(trained.classNames.joined(separator: ", ")))")
+        }
+        let trainer = Trainer(model: trained.model, optimizer: Optimizer(SGD(), parameters: [], learningRate: 0))
+        let loader = trained.loader(folder)
+        let result = trainer.evaluate(loader)
+        print(String(format: "%@ on %@: accuracy %.2f%%, loss %.4f (%d images)", model, data, result.accuracy * 100, result.loss, folder.count))
+        print("confusion matrix (rows: true class, columns: predicted):")
+        for (name, row) in zip(folder.classNames, result.confusion) {
+            print("  " + name.padding(toLength: 16, withPad: " ", startingAt: 0) + row.map { String(format: "%6d", $0) }.joined())
+        }
+        for (path, reason) in loader.failures.prefix(5) { print("warning: skipped \(path): \(reason)") }
+    }
+}
+
+struct Predict: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Classify images with a model file.")
+    @Option(help: "A model file (e.g. runs/NAME/model.h5).") var model: String
+    @Option(help: "How many classes to show per image.") var top: Int = 3
+    @Argument(help: "PNG or JPEG images.") var images: [String]
+
+    func run() throws {
+        let trained = try TrainedModel(contentsOf: model)
+        let decoder = ImageDecoder()
+        for path in images {
+            do {
+                let probabilities = trained.probabilities([try decoder.decode(contentsOf: path)])[0]
+                let ranked = probabilities.enumerated().sorted { $0.element > $1.element }.prefix(max(1, top))
+                print(path + ": " + ranked.map { String(format: "%@ %.1f%%", trained.classNames[$0.offset], $0.element * 100) }.joined(separator: ", "))
+            } catch {
+                print("\(path): \(error)")
+            }
+        }
+    }
+}
+
+struct Extract: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Write a stage's features (globally average-pooled) of every image of a folder to HDF5.")
+    @Option(help: "A zoo architecture (with --weights) or use --model.") var base: String?
+    @Option(help: "A model file (e.g. runs/NAME/model.h5) instead of --base.") var model: String?
+    @Option(help: "Weights for --base (e.g. an imported file).") var weights: String?
+    @Option(help: "The stage whose output to extract, e.g. stage3.") var layer: String
+    @Option(help: "An image folder, one sub-folder per class.") var data: String
+    @Option(help: "Where to write the features (HDF5: datasets 'features' and 'labels').") var out: String
+    @Option(help: "Input size for --base (default: the architecture's).") var size: Int?
+
+    func run() throws {
+        let network: any ZooModel, preprocessing: Preprocessing
+        if let model {
+            let trained = try TrainedModel(contentsOf: model)
+            (network, preprocessing) = (trained.model, trained.preprocessing)
+        } else if let base {
+            let entry = try Architectures.entry(base)
+            var config = entry.configuration(nil)
+            if let size, case var .resnet(c) = config { c.input = [size, size, c.input[2]]; config = .resnet(c) }
+            Random.seed(0)
+            network = config.build()
+            if let weights { try WeightFile.load(weights, into: network, options: LoadOptions(skipHead: true)) }
+            var p = entry.preprocessing
+            if let size { p.inputSize = [size, size, p.inputSize[2]] }
+            preprocessing = p
+        } else {
+            throw ValidationError("pass --base NAME (with --weights) or --model FILE")
+        }
+        let extractor = try FeatureExtractor(model: network, stage: layer)
+        let folder = try ImageFolder(data)
+        let loader = BatchLoader(source: folder, batchSize: 32, imageSize: (preprocessing.inputSize[0], preprocessing.inputSize[1]),
+                                 mean: preprocessing.mean, std: preprocessing.std, channelOrder: preprocessing.channelOrder, shuffle: false)
+        let (features, labels) = extractor.extract(loader)
+        try WeightFile.writeAtomically(out) { temporary in
+            let file = try HDF5File(creating: temporary)
+            try file.write(features, at: "features")
+            try file.write(Tensor(labels.map(Float.init)), at: "labels")
+            try file.writeStrings(folder.classNames, name: "class_names")
+            try file.writeStrings([layer], name: "layer", scalar: true)
+            try file.close()
+        }
+        print("wrote \(out): features \(features.shape) from \(layer), \(labels.count) images, \(folder.classNames.count) classes")
+        for (path, reason) in loader.failures.prefix(5) { print("warning: skipped \(path): \(reason)") }
+    }
+}
