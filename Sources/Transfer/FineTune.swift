@@ -24,6 +24,8 @@ public struct FineTuneOptions: Sendable {
     public var runsDirectory: String = "runs"
     /// Images per class of the demo dataset.
     public var demoImagesPerClass = 120
+    /// Show a progress bar when standard output is a terminal.
+    public var progressBar = true
 
     public init(base: String, freeze: Freeze) { self.base = base; self.freeze = freeze }
 
@@ -103,8 +105,19 @@ public enum FineTune {
         _ = FileManager.default.createFile(atPath: log, contents: nil)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
+        // On a terminal: a progress bar with images/s and ETA; in a file or CI log: one line per epoch.
+        let terminal = isatty(STDOUT_FILENO) != 0 && options.progressBar
         let history = try trainer.fit(train: train, validation: validation, epochs: options.epochs,
-                                      earlyStopping: EarlyStopping(patience: options.patience)) { record in
+                                      earlyStopping: EarlyStopping(patience: options.patience), onBatch: { epoch, batch, batches, images, seconds in
+            guard terminal else { return }
+            let done = Double(batch) / Double(max(batches, 1)), width = 30
+            let bar = String(repeating: "#", count: Int(done * Double(width))).padding(toLength: width, withPad: ".", startingAt: 0)
+            let rate = Double(images) / max(seconds, 1e-9)
+            print(String(format: "\repoch %d/%d [%@] %3.0f%%  %.0f img/s  ETA %.0f s ", epoch, options.epochs, bar, done * 100, rate,
+                         seconds / max(done, 1e-9) - seconds), terminator: "")
+            fflush(stdout)
+        }) { record in
+            if terminal { print("\r", terminator: "") }
             let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
             handle.seekToEndOfFile()
             handle.write(try encoder.encode(record) + Data("\n".utf8))

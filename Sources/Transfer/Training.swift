@@ -85,7 +85,9 @@ public final class Trainer {
 
     /// Runs up to `epochs` epochs and returns the history; the model ends with the weights
     /// of the best epoch (by the early-stopping monitor, or the last epoch without one).
+    /// `onBatch(epoch, batch, batches, images so far, seconds so far)` reports progress within an epoch.
     public func fit(train: BatchLoader, validation: BatchLoader?, epochs: Int, earlyStopping: EarlyStopping? = nil,
+                    onBatch: (Int, Int, Int, Int, Double) -> Void = { _, _, _, _, _ in },
                     onEpoch: (EpochRecord) throws -> Void = { _ in }) throws -> [EpochRecord] {
         guard train.indices.count > 0 else { throw TrainingError.noData("training images") }
         var history: [EpochRecord] = []
@@ -114,6 +116,7 @@ public final class Trainer {
                 totalLoss += Double(loss.value.scalar) * Double(batch.labels.count)
                 correct += zip(logits.value.argmax(axis: 1), batch.labels).filter { $0 == $1 }.count
                 seen += batch.labels.count
+                onBatch(epoch, batchIndex, train.batchesPerEpoch, seen, Date().timeIntervalSince(started))
             }
             let evaluation = validation.map { evaluate($0) }
             let seconds = Date().timeIntervalSince(started)
