@@ -136,6 +136,12 @@ public enum FineTune {
             architecture: entry.name, configuration: model.configuration,
             preprocessing: Preprocessing(inputSize: configuration.inputSize, channelOrder: preprocessing.channelOrder, mean: mean, std: std),
             classNames: images.classNames, provenance: String(decoding: provenance, as: UTF8.self)))
+        // Curves: losses (train blue, validation orange) and accuracies (train green, validation red).
+        try Plot.lines([(history.map(\.trainLoss), (0.12, 0.47, 0.71)), (history.map { $0.validationLoss ?? .nan }, (1, 0.5, 0.05))])
+            .writePNG(to: run + "/loss.png")
+        try Plot.lines([(history.map(\.trainAccuracy), (0.17, 0.63, 0.17)), (history.map { $0.validationAccuracy ?? .nan }, (0.84, 0.15, 0.16))])
+            .writePNG(to: run + "/accuracy.png")
+        try Plot.confusion(evaluation.confusion).writePNG(to: run + "/confusion.png")
         try summary(run: run, options: options, history: history, evaluation: evaluation, classNames: images.classNames)
             .write(toFile: run + "/summary.txt", atomically: true, encoding: .utf8)
         say(String(format: "validation accuracy %.1f%% (best epoch %d); wrote %@", evaluation.accuracy * 100, best?.epoch ?? 0, run))

@@ -76,7 +76,8 @@ final class FineTuneRunTests: XCTestCase {
         options.runsDirectory = temporary.url.path
         var lines: [String] = []
         let result = try FineTune.run(options) { lines.append($0) }
-        for file in ["model.h5", "log.jsonl", "split.json", "augmentation.png", "augmentation.json", "summary.txt"] {
+        for file in ["model.h5", "log.jsonl", "split.json", "augmentation.png", "augmentation.json", "summary.txt",
+                     "loss.png", "accuracy.png", "confusion.png"] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: result.runFolder + "/" + file), file)
         }
         XCTAssertEqual(try String(contentsOfFile: result.runFolder + "/log.jsonl", encoding: .utf8).split(separator: "\n").count, 2)
@@ -94,6 +95,17 @@ final class FineTuneRunTests: XCTestCase {
         XCTAssertEqual(FineTuneOptions.parseFreeze("all"), .allButHead)
         XCTAssertNil(FineTuneOptions.parseFreeze("-1"))
         XCTAssertNil(FineTuneOptions.parseFreeze("some"))
+    }
+}
+
+final class PlotTests: XCTestCase {
+    func testChartsDrawWhereTheDataIs() {
+        let chart = Plot.lines([([1, 0.5, 0.25], (1, 0, 0))], width: 100, height: 60)
+        XCTAssertEqual([chart.width, chart.height], [100, 60])
+        XCTAssertEqual(chart[12, 12, 0], 1, "the first (highest) point sits at the top left")
+        XCTAssertEqual(chart[12, 12, 1], 0)
+        let heat = Plot.confusion([[3, 1], [0, 4]], cell: 10)
+        XCTAssertLessThan(heat[15, 15, 0], heat[5, 15, 0], "the full diagonal cell is darker than an empty one")
     }
 }
 
