@@ -24,6 +24,8 @@ public struct FineTuneOptions: Sendable {
     public var runsDirectory: String = "runs"
     /// Images per class of the demo dataset.
     public var demoImagesPerClass = 120
+    /// Weigh the loss by "balanced" class weights computed from the training split's counts.
+    public var balanceClasses = false
     /// Show a progress bar when standard output is a terminal.
     public var progressBar = true
 
@@ -100,6 +102,14 @@ public enum FineTune {
 
         let optimizer = Optimizer(Adam(), parameters: model.trainableParameters, learningRate: options.learningRate)
         let trainer = Trainer(model: model, optimizer: optimizer)
+        let counts = (0..<images.classNames.count).map { c in split.train.filter { images.labels[$0] == c }.count }
+        if options.balanceClasses {
+            let weights = counts.map { Float(split.train.count) / (Float(counts.count) * Float(max($0, 1))) }
+            trainer.classWeights = Tensor(weights)
+            say("class weights (balanced, from the training counts \(counts)): " + weights.map { String(format: "%.2f", $0) }.joined(separator: ", "))
+        } else if let most = counts.max(), let least = counts.min(), least > 0, most >= 3 * least {
+            say("note: the classes are imbalanced (\(counts)); --balance-classes weighs the loss by their counts")
+        }
         trainer.schedule = CosineDecay(period: max(1, options.epochs * train.batchesPerEpoch), minimum: 0.01)
         let log = run + "/log.jsonl"
         _ = FileManager.default.createFile(atPath: log, contents: nil)

@@ -30,6 +30,7 @@ struct Train: ParsableCommand {
     @Option(help: "Input size in pixels (default: 32 for the demo, the architecture's otherwise).") var size: Int?
     @Option(help: "Where run folders go.") var runs: String = "runs"
     @Flag(name: .customLong("strict-images"), help: "Fail on an unreadable image instead of skipping it.") var strictImages = false
+    @Flag(name: .customLong("balance-classes"), help: "Weigh the loss by class weights computed from the folder counts.") var balanceClasses = false
 
     func validate() throws {
         guard FineTuneOptions.parseFreeze(freeze) != nil else { throw ValidationError("--freeze takes a number of stages or 'all', not '\(freeze)'") }
@@ -43,6 +44,7 @@ struct Train: ParsableCommand {
         options.data = data; options.weights = weights; options.epochs = epochs; options.patience = patience
         options.batchSize = batchSize; options.learningRate = lr; options.seed = seed; options.pipeline = pipeline
         options.imageSize = size; options.runsDirectory = runs; options.strictImages = strictImages
+        options.balanceClasses = balanceClasses
         _ = try FineTune.run(options)
     }
 }
