@@ -27,6 +27,13 @@ for c in 0..<4 {
 }
 let folder = try ImageFolder(root.path)
 let pipeline = try Augmentation(spec: "hflip,rotate=15,zoom=0.1,jitter=0.3")
+// Decoding alone, on both cores, for comparison.
+let decodeStart = Date()
+DispatchQueue.concurrentPerform(iterations: 2) { worker in
+    for i in stride(from: worker, to: folder.count, by: 2) { _ = try? folder.image(at: i) }
+}
+let decodeSeconds = Date().timeIntervalSince(decodeStart)
+print(String(format: "decode only (PNG 256x256, 2 threads): %.0f images/s", Double(folder.count) / decodeSeconds))
 print("Loader benchmark: \(folder.count) PNGs of \(sourceSize)x\(sourceSize), pipeline hflip,rotate=15,zoom=0.1,jitter=0.3, \(Threads.count) threads")
 for size in [64, 224] {
     let loader = BatchLoader(source: folder, batchSize: 32, imageSize: (size, size), mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25],
