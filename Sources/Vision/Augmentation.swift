@@ -6,6 +6,10 @@ public struct AugmentationStep: Codable, Equatable, Sendable {
     /// False when the op's probability said to skip it.
     public var applied: Bool
     public var parameters: [String: Double]
+
+    public init(op: String, applied: Bool, parameters: [String: Double]) {
+        self.op = op; self.applied = applied; self.parameters = parameters
+    }
 }
 
 /// One augmentation op with its probability. Ops draw their parameters from the caller's
@@ -120,16 +124,11 @@ public enum AugmentationOp: Equatable, Sendable {
         switch self {
         case .horizontalFlip: return image.flippedHorizontally()
         case .verticalFlip: return image.flippedVertically()
-        case .rotate: return image.rotated(degrees: value("degrees"))
+        case .rotate, .zoom, .translate, .shear: return image.warped(inverse: inverseAffine(p)!)
         case let .resizedCrop(size, _, _, _):
             return image.cropped(x: int("x"), y: int("y"), width: int("width"), height: int("height")).resized(width: size, height: size)
         case let .crop(size, padding, _):
             return image.cropped(x: int("x") - padding, y: int("y") - padding, width: size, height: size)
-        case .zoom:
-            let s = 1 / value("scale")
-            return image.warped(inverse: (s, 0, 0, s, 0, 0))
-        case .translate: return image.warped(inverse: (1, 0, 0, 1, -value("dx"), -value("dy")))
-        case .shear: return image.warped(inverse: (1, -tan(value("degrees") * .pi / 180), 0, 1, 0, 0))
         case .brightness:
             let f = Float(value("factor"))
             return Image(width: image.width, height: image.height, channels: image.channels, data: image.data.map { $0 * f }).clamped()
@@ -161,6 +160,35 @@ public enum AugmentationOp: Equatable, Sendable {
             }
             return out
         }
+    }
+}
+
+/// An affine map from output to input coordinates (about the image centres):
+/// `input = (a·x + b·y + tx, c·x + d·y + ty)`.
+public typealias AffineInverse = (a: Double, b: Double, c: Double, d: Double, tx: Double, ty: Double)
+
+extension AugmentationOp {
+    /// The inverse map of a geometric op with parameters `p` (nil for other ops).
+    public func inverseAffine(_ p: [String: Double]) -> AffineInverse? {
+        func value(_ key: String) -> Double { p[key] ?? 0 }
+        switch self {
+        case .rotate:
+            let t = value("degrees") * .pi / 180  // counter-clockwise, y pointing down
+            return (cos(t), -sin(t), sin(t), cos(t), 0, 0)
+        case .zoom:
+            let s = 1 / value("scale")
+            return (s, 0, 0, s, 0, 0)
+        case .translate: return (1, 0, 0, 1, -value("dx"), -value("dy"))
+        case .shear: return (1, -tan(value("degrees") * .pi / 180), 0, 1, 0, 0)
+        default: return nil
+        }
+    }
+
+    /// `first` then `second` as one map: the output of `second` samples the output of `first`.
+    static func compose(_ first: AffineInverse, then second: AffineInverse) -> AffineInverse {
+        (first.a * second.a + first.b * second.c, first.a * second.b + first.b * second.d,
+         first.c * second.a + first.d * second.c, first.c * second.b + first.d * second.d,
+         first.a * second.tx + first.b * second.ty + first.tx, first.c * second.tx + first.d * second.ty + first.ty)
     }
 }
 

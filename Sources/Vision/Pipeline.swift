@@ -28,17 +28,46 @@ public struct Augmentation: Equatable, Sendable {
     public init(_ ops: [AugmentationOp]) { self.ops = ops }
 
     /// Augments one image; returns it with the steps that reproduce it.
+    /// Consecutive geometric ops (rotate, zoom, translate, shear) are composed into one warp,
+    /// so the image is resampled once, not once per op.
     public func apply(_ image: Image, using rng: inout RandomGenerator) -> (image: Image, steps: [AugmentationStep]) {
-        var out = image
+        var size = (image.width, image.height)
         var steps: [AugmentationStep] = []
         for op in ops {
             let draw = Double(rng.nextUniform())
-            let parameters = op.sample(width: out.width, height: out.height, using: &rng)
+            let parameters = op.sample(width: size.0, height: size.1, using: &rng)
             let applied = draw < op.probability
-            if applied { out = op.apply(out, parameters) }
             steps.append(AugmentationStep(op: op.name, applied: applied, parameters: applied ? parameters : [:]))
+            if applied { size = Augmentation.outputSize(op, parameters, size) }
         }
-        return (out, steps)
+        return (run(image, steps), steps)
+    }
+
+    /// The size an op leaves (crops change it; everything else keeps it).
+    static func outputSize(_ op: AugmentationOp, _ p: [String: Double], _ size: (Int, Int)) -> (Int, Int) {
+        switch op {
+        case let .resizedCrop(s, _, _, _), let .crop(s, _, _): return (s, s)
+        default: return size
+        }
+    }
+
+    /// Applies recorded steps, fusing runs of geometric ops.
+    private func run(_ image: Image, _ steps: [AugmentationStep]) -> Image {
+        var out = image
+        var pending: AffineInverse?
+        func flush() {
+            if let m = pending { out = out.warped(inverse: m); pending = nil }
+        }
+        for (step, op) in zip(steps, ops) where step.applied {
+            if let m = op.inverseAffine(step.parameters) {
+                pending = pending.map { AugmentationOp.compose($0, then: m) } ?? m
+            } else {
+                flush()
+                out = op.apply(out, step.parameters)
+            }
+        }
+        flush()
+        return out
     }
 
     /// Applies recorded steps again (same pipeline): the same image comes out.
@@ -46,9 +75,7 @@ public struct Augmentation: Equatable, Sendable {
         guard steps.count == ops.count, zip(steps, ops).allSatisfy({ $0.op == $1.name }) else {
             throw PipelineError.replayMismatch(expected: ops.map(\.name), recorded: steps.map(\.op))
         }
-        var out = image
-        for (step, op) in zip(steps, ops) where step.applied { out = op.apply(out, step.parameters) }
-        return out
+        return run(image, steps)
     }
 
     /// Parses the text form documented on the type.

@@ -123,6 +123,24 @@ final class AugmentationTests: XCTestCase {
         }
     }
 
+    /// Consecutive geometric ops are fused into one warp: the result equals applying them one
+    /// by one (exactly, for quarter turns and whole-pixel shifts, away from the filled border).
+    func testFusedGeometricOpsMatchSequentialApplication() throws {
+        let pipeline = Augmentation([.rotate(degrees: 90, p: 1), .translate(fraction: 0.5, p: 1), .zoom(fraction: 0.5, p: 1)])
+        let image = noiseImage(width: 9, height: 9)
+        let steps = [AugmentationStep(op: "rotate", applied: true, parameters: ["degrees": 90]),
+                     AugmentationStep(op: "translate", applied: true, parameters: ["dx": 1, "dy": -2]),
+                     AugmentationStep(op: "zoom", applied: true, parameters: ["scale": 1])]
+        let fused = try pipeline.replay(image, steps: steps)
+        var sequential = image
+        for (op, step) in zip(pipeline.ops, steps) { sequential = op.apply(sequential, step.parameters) }
+        for y in 3..<6 { for x in 3..<6 { for c in 0..<3 { XCTAssertEqual(fused[y, x, c], sequential[y, x, c], accuracy: 1e-5) } } }
+        let roundTrip = try Augmentation([.zoom(fraction: 1, p: 1), .zoom(fraction: 1, p: 1)])
+            .replay(image, steps: [AugmentationStep(op: "zoom", applied: true, parameters: ["scale": 2]),
+                                   AugmentationStep(op: "zoom", applied: true, parameters: ["scale": 0.5])])
+        for i in image.data.indices { XCTAssertEqual(roundTrip.data[i], image.data[i], accuracy: 1e-5, "zoom 2 then 0.5 is the identity, resampled once") }
+    }
+
     func testTextForm() throws {
         let pipeline = try Augmentation(spec: "hflip,rotate=15,crop=56,jitter=0.3")
         XCTAssertEqual(pipeline.ops, [.horizontalFlip(p: 0.5), .rotate(degrees: 15, p: 1), .crop(size: 56, padding: 0, p: 1),
