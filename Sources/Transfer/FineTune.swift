@@ -46,19 +46,63 @@ public struct FineTuneResult: Sendable {
 
 /// The fine-tuning job: data, split, model, freezing, training with early stopping, and the
 /// run folder (model, log, split, preview, summary).
+public enum FineTuneError: Error, CustomStringConvertible {
+    case fixedInputSize(architecture: String, size: Int, asked: Int)
+    case invalidSize(architecture: String, size: Int, problem: String)
+    case freezeTooDeep(architecture: String, asked: Int, stages: Int)
+    case noImages(folder: String, skipped: Int)
+    case classWithoutImages(String, skipped: Int)
+    case tooFewImages(counts: [Int], fraction: Double)
+    case diverged(TrainingError, savedTo: String)
+
+    public var description: String {
+        switch self {
+        case let .fixedInputSize(architecture, size, asked):
+            return "\(architecture) takes \(size)x\(size) images only; drop --size \(asked) (images are resized to \(size))"
+        case let .invalidSize(architecture, size, problem): return "\(architecture) cannot take \(size)x\(size) images: \(problem); choose another --size"
+        case let .freezeTooDeep(architecture, asked, stages):
+            return "--freeze \(asked): \(architecture) has \(stages) stages; use 0...\(stages), or 'all' to train only the head"
+        case let .noImages(folder, skipped): return "\(folder): no image could be decoded (\(skipped) skipped); see the warnings above"
+        case let .classWithoutImages(name, skipped):
+            return "class '\(name)' has no readable image (\(skipped) images were skipped); fix or remove that folder"
+        case let .tooFewImages(counts, fraction):
+            return "too few images for a validation split of \(Int(fraction * 100))% (per class: \(counts)); add images"
+        case let .diverged(error, path): return "\(error). The model of the best epoch was saved to \(path)"
+        }
+    }
+}
+
 public enum FineTune {
     public static func run(_ options: FineTuneOptions, say: (String) -> Void = { print($0) }) throws -> FineTuneResult {
         Random.seed(options.seed)
         let entry = try Architectures.entry(options.base)
 
-        // Data: a folder decoded once into memory, or the embedded demo shapes.
+        // Check what can be checked before decoding any image: the input size and the freeze.
+        let fixed = entry.configuration(nil).fixedInputSize
+        if let fixed, let asked = options.imageSize, asked != fixed {
+            throw FineTuneError.fixedInputSize(architecture: entry.name, size: fixed, asked: asked)
+        }
+        let size = fixed ?? options.imageSize ?? (options.data == nil ? 32 : entry.preprocessing.inputSize[0])
+        let stageCount = entry.configuration(nil).build().stages.count
+        if case let .stages(n) = options.freeze, n > stageCount {
+            throw FineTuneError.freezeTooDeep(architecture: entry.name, asked: n, stages: stageCount)
+        }
+        if options.weights == nil, options.freeze != .stages(0) {
+            say("note: no --weights, so the frozen stages keep their random initialisation (import pretrained weights with `finetune import`)")
+        }
+
+        // Data: a folder decoded once into memory at the training size, or the demo shapes.
         let images: InMemoryImages
         if let folder = options.data {
             let source = try ImageFolder(folder)
-            let (decoded, skipped) = try InMemoryImages.decoding(source, strict: options.strictImages)
+            let (decoded, skipped) = try InMemoryImages.decoding(source, strict: options.strictImages, resize: (size, size))
             for (path, reason) in skipped.prefix(10) { say("warning: skipped \(path): \(reason)") }
             if skipped.count > 10 { say("warning: … and \(skipped.count - 10) more unreadable images") }
             if !source.ignoredFiles.isEmpty { say("ignored \(source.ignoredFiles.count) non-image file(s)") }
+            guard decoded.count > 0 else { throw FineTuneError.noImages(folder: folder, skipped: skipped.count) }
+            if let empty = decoded.classCounts.indices.first(where: { decoded.classCounts[$0] == 0 }) {
+                throw FineTuneError.classWithoutImages(decoded.classNames[empty], skipped: skipped.count)
+            }
             images = decoded
         } else {
             images = DemoShapes.make(perClass: options.demoImagesPerClass, seed: options.seed)
@@ -66,11 +110,13 @@ public enum FineTune {
         }
         say("classes: \(images.classSummary)")
         let split = DatasetSplit.stratified(labels: images.labels, validation: options.validationFraction, seed: options.seed)
-        guard !split.train.isEmpty, !split.validation.isEmpty else { throw TrainingError.noData("validation images (too few images per class)") }
+        guard !split.train.isEmpty, !split.validation.isEmpty else {
+            throw FineTuneError.tooFewImages(counts: images.classCounts, fraction: options.validationFraction)
+        }
 
         // The model, sized to the classes and the input.
-        let size = options.imageSize ?? (options.data == nil ? 32 : entry.preprocessing.inputSize[0])
         let configuration = sized(entry.configuration(images.classNames.count), to: size)
+        if let problem = configuration.problem { throw FineTuneError.invalidSize(architecture: entry.name, size: size, problem: problem) }
         let model = configuration.build()
         if let weights = options.weights {
             let report = try WeightFile.load(weights, into: model, options: LoadOptions(skipHead: true))
@@ -117,7 +163,10 @@ public enum FineTune {
         encoder.outputFormatting = [.sortedKeys]
         // On a terminal: a progress bar with images/s and ETA; in a file or CI log: one line per epoch.
         let terminal = isatty(STDOUT_FILENO) != 0 && options.progressBar
-        let history = try trainer.fit(train: train, validation: validation, epochs: options.epochs,
+        var diverged: TrainingError?
+        var history: [EpochRecord] = []
+        do {
+            _ = try trainer.fit(train: train, validation: validation, epochs: options.epochs,
                                       earlyStopping: EarlyStopping(patience: options.patience), onBatch: { epoch, batch, batches, images, seconds in
             guard terminal else { return }
             let done = Double(batch) / Double(max(batches, 1)), width = 30
@@ -133,14 +182,20 @@ public enum FineTune {
             handle.write(try encoder.encode(record) + Data("\n".utf8))
             try handle.close()
             say(String(format: "epoch %2d/%d  loss %.4f  acc %.1f%%  val loss %.4f  val acc %.1f%%  %.0f img/s", record.epoch, options.epochs,
-                       record.trainLoss, record.trainAccuracy * 100, record.validationLoss ?? .nan, (record.validationAccuracy ?? .nan) * 100,
+                       record.trainLoss, record.trainAccuracy * 100, record.validationLoss ?? Double.nan, (record.validationAccuracy ?? Double.nan) * 100,
                        record.imagesPerSecond))
+            history.append(record)
         }
-        let evaluation = trainer.evaluate(validation)
+        } catch let error as TrainingError {
+            // The trainer restored the best weights: keep them, and say what happened.
+            if terminal { print("") }
+            diverged = error
+        }
+        let evaluation = trainer.evaluate(validation, classWeights: trainer.classWeights, labelSmoothing: trainer.labelSmoothing)
         let best = history.max { ($0.validationLoss.map { -$0 } ?? 0) < ($1.validationLoss.map { -$0 } ?? 0) }
         let provenance = try JSONSerialization.data(withJSONObject: [
             "source": options.weights ?? "random initialisation", "dataset": options.data ?? "demo shapes", "recipe": recipe(options),
-            "validation_accuracy": evaluation.accuracy, "best_epoch": best?.epoch ?? 0,
+            "validation_accuracy": evaluation.accuracy, "best_epoch": best?.epoch ?? 0, "diverged": diverged != nil,
         ], options: [.sortedKeys])
         try WeightFile.save(model, to: run + "/model.h5", metadata: WeightMetadata(
             architecture: entry.name, configuration: model.configuration,
@@ -152,9 +207,12 @@ public enum FineTune {
         try Plot.lines([(history.map(\.trainAccuracy), (0.17, 0.63, 0.17)), (history.map { $0.validationAccuracy ?? .nan }, (0.84, 0.15, 0.16))])
             .writePNG(to: run + "/accuracy.png")
         try Plot.confusion(evaluation.confusion).writePNG(to: run + "/confusion.png")
-        try summary(run: run, options: options, history: history, evaluation: evaluation, classNames: images.classNames)
+        try (summary(run: run, options: options, history: history, evaluation: evaluation, classNames: images.classNames)
+             + (diverged.map { "\nTRAINING DIVERGED: \($0)\n" } ?? ""))
             .write(toFile: run + "/summary.txt", atomically: true, encoding: .utf8)
-        say(String(format: "validation accuracy %.1f%% (best epoch %d); wrote %@", evaluation.accuracy * 100, best?.epoch ?? 0, run))
+        if let diverged { throw FineTuneError.diverged(diverged, savedTo: run + "/model.h5") }
+        say(String(format: "validation accuracy %.1f%% (best epoch %d, the validation split chose it); wrote %@",
+                   evaluation.accuracy * 100, best?.epoch ?? 0, run))
         return FineTuneResult(runFolder: run, history: history, validation: evaluation, classNames: images.classNames)
     }
 
@@ -186,7 +244,8 @@ public enum FineTune {
 
     static func summary(run: String, options: FineTuneOptions, history: [EpochRecord], evaluation: Evaluation, classNames: [String]) -> String {
         var lines = ["run: \(run)", "base: \(options.base), freeze: \(options.freeze)", "recipe: \(recipe(options))",
-                     "epochs run: \(history.count)", String(format: "validation accuracy: %.2f%%", evaluation.accuracy * 100), "",
+                     "epochs run: \(history.count)",
+                     String(format: "validation accuracy: %.2f%% (the validation split also chose the epoch, so this is optimistic)", evaluation.accuracy * 100), "",
                      "confusion matrix (rows: true class, columns: predicted):"]
         let width = max(8, (classNames.map(\.count).max() ?? 0) + 1)
         lines.append(String(repeating: " ", count: width) + classNames.map { $0.padding(toLength: width, withPad: " ", startingAt: 0) }.joined())

@@ -6,6 +6,8 @@ public struct TrainedModel {
     public let model: any ZooModel
     public let metadata: WeightMetadata
     public let preprocessing: Preprocessing
+    /// The file's class names, or "class i" when it has none.
+    public let classNames: [String]
 
     public init(contentsOf path: String) throws {
         let archive = try WeightArchive.read(path)
@@ -16,10 +18,12 @@ public struct TrainedModel {
         try WeightFile.load(archive, into: model)
         self.metadata = metadata
         preprocessing = try metadata.preprocessing ?? Architectures.entry(metadata.architecture).preprocessing
-    }
-
-    public var classNames: [String] {
-        metadata.classNames.isEmpty ? (0..<(model.predict(.zeros([1] + preprocessing.inputSize)).shape.last ?? 0)).map { "class \($0)" } : metadata.classNames
+        let outputs = model.predict(.zeros([1] + preprocessing.inputSize)).shape.last ?? 0
+        guard metadata.classNames.isEmpty || metadata.classNames.count == outputs else {
+            throw HDF5Error.unsupported(path: path, object: "graft_class_names",
+                                        reason: "names \(metadata.classNames.count) classes but the head has \(outputs) outputs")
+        }
+        classNames = metadata.classNames.isEmpty ? (0..<outputs).map { "class \($0)" } : metadata.classNames
     }
 
     /// Class probabilities for each image (resized to the model's input).

@@ -32,6 +32,7 @@ public struct EarlyStopping: Sendable {
 
 public enum TrainingError: Error, CustomStringConvertible {
     case nonFiniteLoss(epoch: Int, batch: Int, cause: String?)
+    case nonFiniteWeights(epoch: Int, batch: Int, parameter: String)
     case noData(String)
 
     public var description: String {
@@ -40,6 +41,8 @@ public enum TrainingError: Error, CustomStringConvertible {
             return "the loss became NaN or infinite in epoch \(epoch), batch \(batch)"
                 + (cause.map { " (first non-finite value: \($0))" } ?? "")
                 + "; the weights of the best epoch so far were restored. Lower the learning rate or clip gradients"
+        case let .nonFiniteWeights(epoch, batch, parameter):
+            return "the update of epoch \(epoch), batch \(batch) left NaN or infinite values in \(parameter); the weights of the best epoch so far were restored. Lower the learning rate or clip gradients"
         case let .noData(what): return "no \(what) to train on"
         }
     }
@@ -83,8 +86,9 @@ public final class Trainer {
         self.optimizer = optimizer
     }
 
-    /// Runs up to `epochs` epochs and returns the history; the model ends with the weights
-    /// of the best epoch (by the early-stopping monitor, or the last epoch without one).
+    /// Runs up to `epochs` epochs and returns the history. However it ends (finished, stopped
+    /// early, or a NaN loss), the model is left in inference mode with the weights of the best
+    /// epoch: by the early-stopping monitor, else by validation loss, else by training loss.
     /// `onBatch(epoch, batch, batches, images so far, seconds so far)` reports progress within an epoch.
     public func fit(train: BatchLoader, validation: BatchLoader?, epochs: Int, earlyStopping: EarlyStopping? = nil,
                     onBatch: (Int, Int, Int, Int, Double) -> Void = { _, _, _, _, _ in },
@@ -94,6 +98,10 @@ public final class Trainer {
         var best: (score: Double, snapshot: Snapshot)? = nil
         var epochsWithoutImprovement = 0
         let startSnapshot = Snapshot(model)
+        defer {
+            (best?.snapshot ?? startSnapshot).restore(into: model)
+            model.eval()
+        }
         for epoch in 1...epochs {
             let started = Date()
             model.train()
@@ -108,31 +116,36 @@ public final class Trainer {
                                                    classWeights: classWeights)
                 if let penalty = optimizer.penalty() { loss = loss + penalty }
                 guard loss.value.scalar.isFinite else {
-                    (best?.snapshot ?? startSnapshot).restore(into: model)
                     throw TrainingError.nonFiniteLoss(epoch: epoch, batch: batchIndex, cause: Numerics.firstFailure?.description)
                 }
                 loss.backward()
                 optimizer.step()
+                // ReLU turns NaN into 0, so a loss can stay finite over NaN weights: check them too.
+                if let bad = model.trainableParameters.first(where: { $0.parameter.value.hasNonFinite }) {
+                    throw TrainingError.nonFiniteWeights(epoch: epoch, batch: batchIndex, parameter: bad.key)
+                }
                 totalLoss += Double(loss.value.scalar) * Double(batch.labels.count)
                 correct += zip(logits.value.argmax(axis: 1), batch.labels).filter { $0 == $1 }.count
                 seen += batch.labels.count
                 onBatch(epoch, batchIndex, train.batchesPerEpoch, seen, Date().timeIntervalSince(started))
             }
-            let evaluation = validation.map { evaluate($0) }
+            let evaluation = validation.map { evaluate($0, classWeights: classWeights, labelSmoothing: labelSmoothing) }
             let seconds = Date().timeIntervalSince(started)
             let record = EpochRecord(epoch: epoch, trainLoss: totalLoss / Double(max(seen, 1)), trainAccuracy: Double(correct) / Double(max(seen, 1)),
-                                     validationLoss: evaluation?.loss, validationAccuracy: evaluation?.accuracy,
+                                     validationLoss: evaluation.flatMap { $0.loss.isFinite ? $0.loss : nil },  // JSON has no NaN
+                                     validationAccuracy: evaluation?.accuracy,
                                      learningRate: Double(optimizer.learningRateFactor * (optimizer.groups.first?.learningRate ?? 0)),
                                      seconds: seconds, imagesPerSecond: Double(seen) / max(seconds, 1e-9))
             history.append(record)
             try onEpoch(record)
             // Higher score is better.
-            let score: Double
+            var score: Double
             switch (earlyStopping?.monitor, evaluation) {
             case (.validationAccuracy?, let e?): score = e.accuracy
             case (_, let e?): score = -e.loss
             default: score = -record.trainLoss
             }
+            if !score.isFinite { score = -.infinity }  // a NaN epoch never becomes the best
             if best == nil || score > best!.score + (earlyStopping?.minDelta ?? 0) {
                 best = (score, Snapshot(model))
                 epochsWithoutImprovement = 0
@@ -141,22 +154,23 @@ public final class Trainer {
                 if let stop = earlyStopping, epochsWithoutImprovement >= stop.patience { break }
             }
         }
-        best?.snapshot.restore(into: model)
-        model.eval()
         return history
     }
 
-    /// Loss, accuracy and confusion matrix on `loader`'s images, in inference mode.
-    public func evaluate(_ loader: BatchLoader) -> Evaluation {
+    /// Loss, accuracy and confusion matrix on `loader`'s images, in inference mode. The loss
+    /// uses the given class weights and label smoothing (the training objective's, when
+    /// monitoring for early stopping).
+    public func evaluate(_ loader: BatchLoader, classWeights: Tensor? = nil, labelSmoothing: Float = 0) -> Evaluation {
         model.eval()
         let classes = loader.source.classNames.count
         var confusion = [[Int]](repeating: [Int](repeating: 0, count: classes), count: classes)
         var totalLoss = 0.0, seen = 0
         for batch in loader.batches(epoch: 0) {
             let logits = model.predict(batch.images)
-            if let loss = try? softmaxCrossEntropy(logits: Variable(logits), labels: batch.labels) {
-                totalLoss += Double(loss.value.scalar) * Double(batch.labels.count)
-            }
+            // Labels come from the same dataset as the head's classes, so this cannot fail.
+            let loss = try! softmaxCrossEntropy(logits: Variable(logits), labels: batch.labels, labelSmoothing: labelSmoothing,
+                                                classWeights: classWeights)
+            totalLoss += Double(loss.value.scalar) * Double(batch.labels.count)
             for (predicted, truth) in zip(logits.argmax(axis: 1), batch.labels) where predicted < classes { confusion[truth][predicted] += 1 }
             seen += batch.labels.count
         }

@@ -126,10 +126,18 @@ public struct InMemoryImages: LabeledImageSource {
 
     /// Decodes every image of `source` once, in parallel. Unreadable images are skipped and
     /// returned with their reason, or, with `strict`, the first one fails the whole load.
-    public static func decoding(_ source: LabeledImageSource, strict: Bool = false) throws -> (images: InMemoryImages, skipped: [(path: String, reason: String)]) {
+    /// With `resize`, each image is resized right after decoding (a folder of large photos
+    /// then fits in memory).
+    public static func decoding(_ source: LabeledImageSource, strict: Bool = false, resize: (width: Int, height: Int)? = nil)
+        throws -> (images: InMemoryImages, skipped: [(path: String, reason: String)]) {
         var results = [Result<Image, Error>?](repeating: nil, count: source.count)
         results.withUnsafeMutableBufferPointer { slots in
-            DispatchQueue.concurrentPerform(iterations: source.count) { i in slots[i] = Result { try source.image(at: i) } }
+            DispatchQueue.concurrentPerform(iterations: source.count) { i in
+                slots[i] = Result {
+                    let image = try source.image(at: i)
+                    return resize.map { image.resized(width: $0.width, height: $0.height) } ?? image
+                }
+            }
         }
         var images: [Image] = [], labels: [Int] = [], names: [String] = [], skipped: [(String, String)] = []
         for (i, result) in results.enumerated() {

@@ -37,8 +37,9 @@ public enum Plot {
 
     /// A confusion matrix as a heat map: one square per (true, predicted) cell, darker blue
     /// for more images, each row normalised by its class count; the diagonal is framed.
-    public static func confusion(_ matrix: [[Int]], cell: Int = 40) -> Image {
+    public static func confusion(_ matrix: [[Int]], cell preferred: Int = 40) -> Image {
         let k = matrix.count
+        let cell = max(3, min(preferred, 2048 / max(k, 1)))  // at most about 2048 pixels a side
         var image = Image(width: k * cell + 2, height: k * cell + 2, channels: 3, fill: 1)
         for (row, counts) in matrix.enumerated() {
             let total = max(counts.reduce(0, +), 1)

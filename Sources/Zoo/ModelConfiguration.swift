@@ -84,6 +84,16 @@ public enum ModelConfiguration: Codable, Equatable, Sendable {
         }
     }
 
+    /// The only input side the architecture accepts (LeNet-5: 32; AlexNet with its top: 224),
+    /// or nil when any size works.
+    public var fixedInputSize: Int? {
+        switch self {
+        case .lenet: return 32
+        case let .alexnet(c): return c.includeTop ? 224 : nil
+        default: return nil
+        }
+    }
+
     /// [height, width, channels] of the input.
     public var inputSize: [Int] {
         switch self {

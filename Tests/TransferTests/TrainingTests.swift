@@ -139,3 +139,56 @@ final class InferenceTests: XCTestCase {
         for row in p { XCTAssertEqual(row.reduce(0, +), 1, accuracy: 1e-5) }
     }
 }
+
+final class FineTuneInputTests: XCTestCase {
+    private func options(_ base: String, _ temporary: TemporaryDirectory) -> FineTuneOptions {
+        var o = FineTuneOptions(base: base, freeze: .stages(0))
+        o.epochs = 1
+        o.demoImagesPerClass = 6
+        o.runsDirectory = temporary.url.path
+        return o
+    }
+
+    func testImpossibleRequestsAreRefusedBeforeAnyWork() throws {
+        let temporary = try TemporaryDirectory("inputs")
+        defer { temporary.remove() }
+        var o = options("lenet5", temporary)
+        o.imageSize = 64
+        XCTAssertThrowsError(try FineTune.run(o) { _ in }) { XCTAssertTrue("\($0)".contains("takes 32x32 images only"), "\($0)") }
+        o = options("resnet20", temporary)
+        o.freeze = .stages(9)
+        XCTAssertThrowsError(try FineTune.run(o) { _ in }) { XCTAssertTrue("\($0)".contains("has 4 stages; use 0...4"), "\($0)") }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: temporary.url.path), [], "no run folder for a refused request")
+    }
+
+    /// A diverging run stops with an error naming the saved model of its best epoch.
+    func testDivergenceKeepsTheBestModel() throws {
+        let temporary = try TemporaryDirectory("diverge")
+        defer { temporary.remove() }
+        var o = options("resnet20", temporary)
+        o.imageSize = 16
+        o.epochs = 3  // one step per epoch here: the second forward pass sees the exploded weights
+        o.learningRate = 1e30
+        XCTAssertThrowsError(try FineTune.run(o) { _ in }) { error in
+            XCTAssertTrue("\(error)".contains("NaN or infinite") && "\(error)".contains("model.h5"), "\(error)")
+        }
+        let runs = try FileManager.default.contentsOfDirectory(atPath: temporary.url.path)
+        let model = temporary.path(runs[0]) + "/model.h5"
+        XCTAssertTrue(FileManager.default.fileExists(atPath: model))
+        XCTAssertFalse(try TrainedModel(contentsOf: model).model.namedParameters.contains { $0.parameter.value.hasNonFinite })
+    }
+
+    /// Weights imported at one input size fine-tune at another (ResNet's weights do not depend on it).
+    func testWeightsLoadAtAnotherInputSize() throws {
+        let temporary = try TemporaryDirectory("sizes")
+        defer { temporary.remove() }
+        Random.seed(1)
+        let at32 = ResNet(.cifar(20, classes: 10, input: [32, 32, 3]))
+        try WeightFile.save(at32, to: temporary.path("r20.h5"), metadata: WeightMetadata(architecture: "resnet20", configuration: at32.configuration,
+                                                                                        preprocessing: nil))
+        let at16 = ResNet(.cifar(20, classes: 3, input: [16, 16, 3]))
+        let report = try WeightFile.load(temporary.path("r20.h5"), into: at16, options: LoadOptions(skipHead: true))
+        XCTAssertEqual(report.problems.count, 0, report.description)
+        XCTAssertEqual(at16.stem["conv"]!.ownParameters[0].parameter.value, at32.stem["conv"]!.ownParameters[0].parameter.value)
+    }
+}

@@ -69,6 +69,19 @@ final class DNNL: @unchecked Sendable {
 
     /// Serialises executions (see the type's comment).
     let executionLock = NSLock()
+
+    /// The scratchpad every execution uses (under `executionLock`); grows, never shrinks.
+    var scratchpad: UnsafeMutableRawPointer?
+    var scratchpadCapacity = 0
+
+    func scratchpad(bytes: Int) -> UnsafeMutableRawPointer {
+        if bytes > scratchpadCapacity {
+            scratchpad?.deallocate()
+            scratchpad = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+            scratchpadCapacity = bytes
+        }
+        return scratchpad!
+    }
 }
 
 /// A oneDNN primitive and its descriptor; destroyed with the object.
@@ -123,11 +136,10 @@ final class Primitive: @unchecked Sendable {
         defer { dnnl.executionLock.unlock() }
         // OpenMP's thread count is per calling thread: apply Graft's setting on this one.
         omp_set_num_threads(Int32(Threads.count))
-        var scratchpad = [UInt8](repeating: 0, count: scratchpadBytes)
-        scratchpad.withUnsafeMutableBytes { raw in
+        do {
             var all = args
             if scratchpadBytes > 0, let md = memoryDescriptor(dnnl_query_scratchpad_md) {
-                all.append((Int32(DNNL_ARG_SCRATCHPAD), md, raw.baseAddress!))
+                all.append((Int32(DNNL_ARG_SCRATCHPAD), md, dnnl.scratchpad(bytes: scratchpadBytes)))
             }
             var memories: [dnnl_exec_arg_t] = []
             memories.reserveCapacity(all.count)

@@ -309,19 +309,27 @@ struct ContentHash {
 }
 
 extension ModelConfiguration {
-    /// Equal up to the class count when `ignoringHead` (a different head is reported tensor
-    /// by tensor, with the hint to skip it).
+    /// Equal up to the class count (and input size where it does not shape the weights) when
+    /// `ignoringHead`; a different head is reported tensor by tensor, with the hint to skip it.
     func sameStructure(as other: ModelConfiguration, ignoringHead: Bool) -> Bool {
         guard ignoringHead else { return self == other }
         return normalised == other.normalised
     }
 
+    /// Without the class count, and without the input size where weights do not depend on it
+    /// (ResNet; VGG and AlexNet without their top): a file imported at 224 px fine-tunes at 32.
     private var normalised: ModelConfiguration {
         switch self {
         case var .lenet(c): c.classes = 0; return .lenet(c)
-        case var .vgg(c): c.classes = 0; return .vgg(c)
-        case var .resnet(c): c.classes = 0; return .resnet(c)
-        case var .alexnet(c): c.classes = 0; return .alexnet(c)
+        case var .vgg(c):
+            c.classes = 0
+            if !c.includeTop { c.input = [0, 0, c.input[2]] }
+            return .vgg(c)
+        case var .resnet(c): c.classes = 0; c.input = [0, 0, c.input[2]]; return .resnet(c)
+        case var .alexnet(c):
+            c.classes = 0
+            if !c.includeTop { c.input = [0, 0, c.input[2]] }
+            return .alexnet(c)
         }
     }
 }

@@ -21,7 +21,7 @@ public enum WeightImport {
                                                                     "format": archive.format.rawValue], options: [.sortedKeys])
         let metadata = WeightMetadata(architecture: entry.name, configuration: model.configuration,
                                       preprocessing: archive.metadata?.preprocessing ?? entry.preprocessing,
-                                      classNames: archive.metadata?.classNames ?? [],
+                                      classNames: classes == nil || classes == fileClasses ? (archive.metadata?.classNames ?? []) : [],
                                       provenance: String(decoding: provenance, as: UTF8.self))
         return (model, report, metadata)
     }
