@@ -129,7 +129,15 @@ public enum FineTune {
         say("\(entry.name) at \(size)x\(size): \(model.parameterCount.commaGrouped) parameters, \(model.trainableParameterCount.commaGrouped) trainable; stages \(model.stages.map(\.name).joined(separator: ", "))")
 
         // Loaders: augmentation for training only.
-        let preprocessing = entry.preprocessing
+        // Preprocessing travels with the weights: a file's own (e.g. Keras's BGR "caffe" means)
+        // wins over the architecture's default, and a difference is announced.
+        var preprocessing = entry.preprocessing
+        if let weights = options.weights, let stored = try WeightArchive.read(weights).metadata?.preprocessing {
+            if stored.channelOrder != preprocessing.channelOrder || stored.mean != preprocessing.mean || stored.std != preprocessing.std {
+                say("note: \(weights) was trained with \(stored.channelOrder) mean \(stored.mean) std \(stored.std); using that, not \(entry.name)'s default")
+            }
+            preprocessing = stored
+        }
         let channels = configuration.inputSize[2]
         let mean = channels == preprocessing.mean.count ? preprocessing.mean : Array(repeating: preprocessing.mean.reduce(0, +) / Float(preprocessing.mean.count), count: channels)
         let std = channels == preprocessing.std.count ? preprocessing.std : Array(repeating: preprocessing.std.reduce(0, +) / Float(preprocessing.std.count), count: channels)

@@ -178,6 +178,27 @@ final class FineTuneInputTests: XCTestCase {
         XCTAssertFalse(try TrainedModel(contentsOf: model).model.namedParameters.contains { $0.parameter.value.hasNonFinite })
     }
 
+    /// The weights' own preprocessing is used (and announced) and stored with the new model.
+    func testPreprocessingTravelsWithTheWeights() throws {
+        let temporary = try TemporaryDirectory("preprocessing")
+        defer { temporary.remove() }
+        Random.seed(2)
+        let source = ResNet(.cifar(20, classes: 10))
+        let bgr = Preprocessing(inputSize: [32, 32, 3], channelOrder: "BGR", mean: [0.4, 0.45, 0.5], std: [0.2, 0.2, 0.2])
+        try WeightFile.save(source, to: temporary.path("bgr.h5"), metadata: WeightMetadata(architecture: "resnet20", configuration: source.configuration,
+                                                                                          preprocessing: bgr))
+        var o = options("resnet20", temporary)
+        o.weights = temporary.path("bgr.h5")
+        o.imageSize = 16
+        var lines: [String] = []
+        let run = try FineTune.run(o) { lines.append($0) }
+        XCTAssertTrue(lines.contains { $0.contains("was trained with BGR") }, lines.joined(separator: "\n"))
+        let stored = try WeightArchive.read(run.runFolder + "/model.h5").metadata!.preprocessing!
+        XCTAssertEqual([stored.channelOrder], ["BGR"])
+        XCTAssertEqual(stored.mean, bgr.mean)
+        XCTAssertEqual(stored.inputSize, [16, 16, 3])
+    }
+
     /// Weights imported at one input size fine-tune at another (ResNet's weights do not depend on it).
     func testWeightsLoadAtAnotherInputSize() throws {
         let temporary = try TemporaryDirectory("sizes")
