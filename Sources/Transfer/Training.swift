@@ -98,6 +98,7 @@ public final class Trainer {
         var best: (score: Double, snapshot: Snapshot)? = nil
         var epochsWithoutImprovement = 0
         let startSnapshot = Snapshot(model)
+        let watched = model.trainableParameters  // found by reflection once, not per step
         defer {
             (best?.snapshot ?? startSnapshot).restore(into: model)
             model.eval()
@@ -121,7 +122,7 @@ public final class Trainer {
                 loss.backward()
                 optimizer.step()
                 // ReLU turns NaN into 0, so a loss can stay finite over NaN weights: check them too.
-                if let bad = model.trainableParameters.first(where: { $0.parameter.value.hasNonFinite }) {
+                if let bad = watched.first(where: { $0.parameter.value.hasNonFinite }) {
                     throw TrainingError.nonFiniteWeights(epoch: epoch, batch: batchIndex, parameter: bad.key)
                 }
                 totalLoss += Double(loss.value.scalar) * Double(batch.labels.count)
