@@ -63,17 +63,24 @@ final class TrainingTests: XCTestCase {
     }
 }
 
+/// Options for a quick demo-dataset run into `temporary`.
+func demoOptions(_ base: String, in temporary: TemporaryDirectory, freeze: FineTuneOptions.Freeze = .stages(0),
+                 epochs: Int = 1, imagesPerClass: Int = 6, size: Int? = nil) -> FineTuneOptions {
+    var options = FineTuneOptions(base: base, freeze: freeze)
+    options.epochs = epochs
+    options.demoImagesPerClass = imagesPerClass
+    options.imageSize = size
+    options.runsDirectory = temporary.url.path
+    return options
+}
+
 final class FineTuneRunTests: XCTestCase {
     /// The whole job on a small demo dataset: the run folder has every file, the model file
     /// loads back with its class names, and a second run never overwrites the first.
     func testRunFolderHasEveryFileAndIsNeverOverwritten() throws {
         let temporary = try TemporaryDirectory("runs")
         defer { temporary.remove() }
-        var options = FineTuneOptions(base: "resnet20", freeze: .stages(2))
-        options.epochs = 2
-        options.demoImagesPerClass = 10
-        options.imageSize = 16
-        options.runsDirectory = temporary.url.path
+        let options = demoOptions("resnet20", in: temporary, freeze: .stages(2), epochs: 2, imagesPerClass: 10, size: 16)
         var lines: [String] = []
         let result = try FineTune.run(options) { lines.append($0) }
         for file in ["model.h5", "log.jsonl", "split.json", "augmentation.png", "augmentation.json", "summary.txt",
@@ -127,10 +134,7 @@ final class InferenceTests: XCTestCase {
     func testTrainedModelClassifiesWithItsPreprocessing() throws {
         let temporary = try TemporaryDirectory("trained")
         defer { temporary.remove() }
-        var options = FineTuneOptions(base: "lenet5", freeze: .stages(0))
-        options.epochs = 1
-        options.demoImagesPerClass = 6
-        options.runsDirectory = temporary.url.path
+        let options = demoOptions("lenet5", in: temporary)
         let run = try FineTune.run(options) { _ in }
         let trained = try TrainedModel(contentsOf: run.runFolder + "/model.h5")
         XCTAssertEqual(trained.classNames, DemoShapes.classNames)
@@ -141,21 +145,13 @@ final class InferenceTests: XCTestCase {
 }
 
 final class FineTuneInputTests: XCTestCase {
-    private func options(_ base: String, _ temporary: TemporaryDirectory) -> FineTuneOptions {
-        var o = FineTuneOptions(base: base, freeze: .stages(0))
-        o.epochs = 1
-        o.demoImagesPerClass = 6
-        o.runsDirectory = temporary.url.path
-        return o
-    }
-
     func testImpossibleRequestsAreRefusedBeforeAnyWork() throws {
         let temporary = try TemporaryDirectory("inputs")
         defer { temporary.remove() }
-        var o = options("lenet5", temporary)
+        var o = demoOptions("lenet5", in: temporary)
         o.imageSize = 64
         XCTAssertThrowsError(try FineTune.run(o) { _ in }) { XCTAssertTrue("\($0)".contains("takes 32x32 images only"), "\($0)") }
-        o = options("resnet20", temporary)
+        o = demoOptions("resnet20", in: temporary)
         o.freeze = .stages(9)
         XCTAssertThrowsError(try FineTune.run(o) { _ in }) { XCTAssertTrue("\($0)".contains("has 4 stages; use 0...4"), "\($0)") }
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: temporary.url.path), [], "no run folder for a refused request")
@@ -165,7 +161,7 @@ final class FineTuneInputTests: XCTestCase {
     func testDivergenceKeepsTheBestModel() throws {
         let temporary = try TemporaryDirectory("diverge")
         defer { temporary.remove() }
-        var o = options("resnet20", temporary)
+        var o = demoOptions("resnet20", in: temporary)
         o.imageSize = 16
         o.epochs = 3  // one step per epoch here: the second forward pass sees the exploded weights
         o.learningRate = 1e30
@@ -187,7 +183,7 @@ final class FineTuneInputTests: XCTestCase {
         let bgr = Preprocessing(inputSize: [32, 32, 3], channelOrder: "BGR", mean: [0.4, 0.45, 0.5], std: [0.2, 0.2, 0.2])
         try WeightFile.save(source, to: temporary.path("bgr.h5"), metadata: WeightMetadata(architecture: "resnet20", configuration: source.configuration,
                                                                                           preprocessing: bgr))
-        var o = options("resnet20", temporary)
+        var o = demoOptions("resnet20", in: temporary)
         o.weights = temporary.path("bgr.h5")
         o.imageSize = 16
         var lines: [String] = []
