@@ -113,6 +113,9 @@ extension Kernels {
         if let bias, bias.shape != [g.kernel[3]] {
             EngineError.shapeMismatch(op: "conv2d", shapes: [w.shape, bias.shape], reason: "bias must be [\(g.kernel[3])]").trap()
         }
+        if let pointwise = StridedPointwise(g) {
+            return conv2d(pointwise.gather(x), w, bias: bias, geometry: pointwise.unit)
+        }
         KernelStats.record("conv2d.forward")
         let prim = g.forwardPrimitive(bias: bias != nil)
         var y = Tensor.zeros(g.output)
@@ -133,6 +136,9 @@ extension Kernels {
     public static func conv2dBackwardData(_ dy: Tensor, _ w: Tensor, geometry g: Conv2DGeometry) -> Tensor {
         ensure(dy.shape == g.output && w.shape == g.kernel,
                "conv2d backward: gradient \(dy.shape) and kernel \(w.shape) differ from the geometry \(g.output), \(g.kernel)")
+        if let pointwise = StridedPointwise(g) {
+            return pointwise.scatter(conv2dBackwardData(dy, w, geometry: pointwise.unit))
+        }
         KernelStats.record("conv2d.backward_data")
         let prim = g.backwardDataPrimitive()
         var dx = Tensor.zeros(g.input)
@@ -152,6 +158,9 @@ extension Kernels {
     /// The gradients with respect to the kernel and (when `bias`) the bias.
     public static func conv2dBackwardWeights(_ x: Tensor, _ dy: Tensor, bias: Bool, geometry g: Conv2DGeometry) -> (kernel: Tensor, bias: Tensor?) {
         ensure(dy.shape == g.output && x.shape == g.input, "conv2d backward: shapes \(x.shape), \(dy.shape) differ from the geometry")
+        if let pointwise = StridedPointwise(g) {
+            return conv2dBackwardWeights(pointwise.gather(x), dy, bias: bias, geometry: pointwise.unit)
+        }
         KernelStats.record("conv2d.backward_weights")
         let prim = g.backwardWeightsPrimitive(bias: bias)
         var dw = Tensor.zeros(g.kernel)
