@@ -99,6 +99,8 @@ public enum FineTune {
             for (path, reason) in skipped.prefix(10) { say("warning: skipped \(path): \(reason)") }
             if skipped.count > 10 { say("warning: … and \(skipped.count - 10) more unreadable images") }
             if !source.ignoredFiles.isEmpty { say("ignored \(source.ignoredFiles.count) non-image file(s)") }
+            for entry in source.skipped.prefix(10) { say("warning: skipped \(entry)") }
+            if source.skipped.count > 10 { say("warning: … and \(source.skipped.count - 10) more skipped entries") }
             guard decoded.count > 0 else { throw FineTuneError.noImages(folder: folder, skipped: skipped.count) }
             if let empty = decoded.classCounts.indices.first(where: { decoded.classCounts[$0] == 0 }) {
                 throw FineTuneError.classWithoutImages(decoded.classNames[empty], skipped: skipped.count)
@@ -185,10 +187,7 @@ public enum FineTune {
             fflush(stdout)
         }) { record in
             if terminal { print("\r", terminator: "") }
-            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-            handle.seekToEndOfFile()
-            handle.write(try encoder.encode(record) + Data("\n".utf8))
-            try handle.close()
+            try AtomicFile.append(try encoder.encode(record) + Data("\n".utf8), to: log)
             say(String(format: "epoch %2d/%d  loss %.4f  acc %.1f%%  val loss %.4f  val acc %.1f%%  %.0f img/s", record.epoch, options.epochs,
                        record.trainLoss, record.trainAccuracy * 100, record.validationLoss ?? Double.nan, (record.validationAccuracy ?? Double.nan) * 100,
                        record.imagesPerSecond))
@@ -215,9 +214,8 @@ public enum FineTune {
         try Plot.lines([(history.map(\.trainAccuracy), (0.17, 0.63, 0.17)), (history.map { $0.validationAccuracy ?? .nan }, (0.84, 0.15, 0.16))])
             .writePNG(to: run + "/accuracy.png")
         try Plot.confusion(evaluation.confusion).writePNG(to: run + "/confusion.png")
-        try (summary(run: run, options: options, history: history, evaluation: evaluation, classNames: images.classNames)
-             + (diverged.map { "\nTRAINING DIVERGED: \($0)\n" } ?? ""))
-            .write(toFile: run + "/summary.txt", atomically: true, encoding: .utf8)
+        try AtomicFile.write(summary(run: run, options: options, history: history, evaluation: evaluation, classNames: images.classNames)
+                             + (diverged.map { "\nTRAINING DIVERGED: \($0)\n" } ?? ""), to: run + "/summary.txt")
         if let diverged { throw FineTuneError.diverged(diverged, savedTo: run + "/model.h5") }
         say(String(format: "validation accuracy %.1f%% (best epoch %d, the validation split chose it); wrote %@",
                    evaluation.accuracy * 100, best?.epoch ?? 0, run))

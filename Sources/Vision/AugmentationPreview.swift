@@ -46,6 +46,6 @@ public struct AugmentationPreview {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let json = (path as NSString).deletingPathExtension + ".json"
-        try encoder.encode(records).write(to: URL(fileURLWithPath: json), options: .atomic)
+        try AtomicFile.write(try encoder.encode(records), to: json)
     }
 }

@@ -50,9 +50,11 @@ public enum DatasetFolderError: Error, CustomStringConvertible, Equatable {
 }
 
 /// An image folder: one sub-folder per class (sorted by name, which fixes the class
-/// indices), PNG and JPEG files inside (sub-folders searched too). Files with other
-/// extensions are ignored and counted; hidden files and folders are skipped. Images are
-/// decoded on demand, by content.
+/// indices), PNG and JPEG files inside (sub-folders searched too). Symbolic links to class
+/// folders, sub-folders and images are followed (a link cycle is reported, not followed).
+/// Files with other extensions are ignored and counted; hidden files and folders are
+/// skipped; anything else unused (dangling links, unreadable folders) is listed in
+/// `skipped` with the reason. Images are decoded on demand, by content.
 public struct ImageFolder: LabeledImageSource {
     public static let imageExtensions: Set<String> = ["png", "jpg", "jpeg"]
 
@@ -62,36 +64,49 @@ public struct ImageFolder: LabeledImageSource {
     public let labels: [Int]
     /// Files skipped for their extension (not PNG or JPEG).
     public let ignoredFiles: [String]
+    /// Entries that could not be used (dangling links, link cycles, unreadable folders).
+    public let skipped: [SkippedEntry]
     public let decoder: ImageDecoder
 
     public init(_ root: String, decoder: ImageDecoder = ImageDecoder()) throws {
-        let fm = FileManager.default
         var isDirectory: ObjCBool = false
-        guard fm.fileExists(atPath: root, isDirectory: &isDirectory), isDirectory.boolValue else { throw DatasetFolderError.notAFolder(root) }
-        let rootURL = URL(fileURLWithPath: root)
-        let classDirs = try fm.contentsOfDirectory(at: rootURL, includingPropertiesForKeys: [.isDirectoryKey], options: [.skipsHiddenFiles])
-            .filter { (try? $0.resourceValues(forKeys: [.isDirectoryKey]).isDirectory) == true }
-            .sorted { $0.lastPathComponent < $1.lastPathComponent }
+        guard FileManager.default.fileExists(atPath: root, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw DatasetFolderError.notAFolder(root)
+        }
+        let base = root.count > 1 && root.hasSuffix("/") ? String(root.dropLast()) : root
+        let top = FolderWalk.children(of: base)
+        let classDirs = top.folders
         guard !classDirs.isEmpty else { throw DatasetFolderError.noClasses(root) }
-        guard classDirs.count > 1 else { throw DatasetFolderError.singleClass(root: root, name: classDirs[0].lastPathComponent) }
-        var files: [String] = [], labels: [Int] = [], ignored: [String] = []
+        guard classDirs.count > 1 else {
+            throw DatasetFolderError.singleClass(root: root, name: (classDirs[0] as NSString).lastPathComponent)
+        }
+        var files: [String] = []
+        var labels: [Int] = []
+        var ignored: [String] = []
+        var skipped = top.skipped + top.files.map { SkippedEntry(path: $0, reason: "not inside a class folder") }
         for (label, dir) in classDirs.enumerated() {
-            let found = (fm.enumerator(at: dir, includingPropertiesForKeys: [.isRegularFileKey], options: [.skipsHiddenFiles])?
-                .compactMap { $0 as? URL } ?? [])
-                .filter { (try? $0.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true }
-                .sorted { $0.path < $1.path }
-            let images = found.filter { ImageFolder.imageExtensions.contains($0.pathExtension.lowercased()) }
-            ignored += found.filter { !ImageFolder.imageExtensions.contains($0.pathExtension.lowercased()) }.map(\.path)
-            guard !images.isEmpty else { throw DatasetFolderError.emptyClass(folder: dir.path) }
-            files += images.map(\.path)
+            let walk = FolderWalk.files(under: dir, above: [base])
+            skipped += walk.skipped
+            let isImage = { (path: String) in ImageFolder.imageExtensions.contains((path as NSString).pathExtension.lowercased()) }
+            let images = walk.files.filter(isImage)
+            ignored += walk.files.filter { !isImage($0) }
+            guard !images.isEmpty else { throw DatasetFolderError.emptyClass(folder: dir) }
+            files += images
             labels += Array(repeating: label, count: images.count)
         }
-        self.root = root
-        self.classNames = classDirs.map(\.lastPathComponent)
+        self.root = base
+        self.classNames = classDirs.map { ($0 as NSString).lastPathComponent }
         self.files = files
         self.labels = labels
         self.ignoredFiles = ignored
+        self.skipped = skipped
         self.decoder = decoder
+    }
+
+    /// The path of image `index` relative to the root folder (`class/file.png`).
+    public func relativePath(at index: Int) -> String {
+        let prefix = root.hasSuffix("/") ? root : root + "/"
+        return files[index].hasPrefix(prefix) ? String(files[index].dropFirst(prefix.count)) : files[index]
     }
 
     public var count: Int { files.count }
@@ -249,7 +264,7 @@ public struct DatasetSplit: Codable, Equatable, Sendable {
     public func save(to path: String) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(self).write(to: URL(fileURLWithPath: path), options: .atomic)
+        try AtomicFile.write(try encoder.encode(self), to: path)
     }
 
     public static func load(_ path: String) throws -> DatasetSplit {

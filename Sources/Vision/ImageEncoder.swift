@@ -32,11 +32,8 @@ extension Image {
         try PNGEncoder.encode(width: width, height: height, channels: channels, bytes: bytes)
     }
 
-    /// Writes a PNG atomically (temporary file, then rename).
+    /// Writes a PNG atomically (`AtomicFile`: temporary file, sync, rename).
     public func writePNG(to path: String) throws {
-        let data = Data(try pngData())
-        do { try data.write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
-            throw ImageError.writeFailed(path: path, reason: error.localizedDescription)
-        }
+        try AtomicFile.write(try pngData(), to: path)
     }
 }

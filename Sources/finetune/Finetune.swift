@@ -149,10 +149,8 @@ struct ZooCommand: ParsableCommand {
             print(try WeightFile.load(archive, into: network).description.split(separator: "\n").first ?? "")
             let x = try HDF5File(reading: input).readTensor("input")
             let logits = network.predict(x)
-            try WeightFile.writeAtomically(out) { temporary in
-                let file = try HDF5File(creating: temporary)
+            try HDF5File.write(atomicallyTo: out) { file in
                 try file.write(logits, at: "logits")
-                try file.close()
             }
             print("wrote \(out): logits \(logits.shape)")
         }

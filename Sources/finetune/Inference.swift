@@ -79,13 +79,11 @@ struct Extract: ParsableCommand {
         let loader = BatchLoader(source: folder, batchSize: 32, imageSize: (preprocessing.inputSize[0], preprocessing.inputSize[1]),
                                  mean: preprocessing.mean, std: preprocessing.std, channelOrder: preprocessing.channelOrder, shuffle: false)
         let (features, labels) = extractor.extract(loader)
-        try WeightFile.writeAtomically(out) { temporary in
-            let file = try HDF5File(creating: temporary)
+        try HDF5File.write(atomicallyTo: out) { file in
             try file.write(features, at: "features")
             try file.write(Tensor(labels.map(Float.init)), at: "labels")
             try file.writeStrings(folder.classNames, name: "class_names")
             try file.writeStrings([layer], name: "layer", scalar: true)
-            try file.close()
         }
         print("wrote \(out): features \(features.shape) from \(layer), \(labels.count) images, \(folder.classNames.count) classes")
         for (path, reason) in loader.failures.prefix(5) { print("warning: skipped \(path): \(reason)") }

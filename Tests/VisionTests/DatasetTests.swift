@@ -48,6 +48,34 @@ final class DatasetTests: XCTestCase {
         XCTAssertEqual(try folder.image(at: 0).width, 12, "paths with spaces and non-ASCII characters load")
     }
 
+    /// A symlinked class folder and a symlinked image count; a link cycle and a dangling
+    /// link are reported with their reason, and the walk ends.
+    func testSymlinkedClassesAndImagesAreFollowedAndCyclesReported() throws {
+        try makeClass("circle", count: 2)
+        let square = try makeClass("square", count: 1)
+        let elsewhere = try TemporaryDirectory("elsewhere")
+        defer { elsewhere.remove() }
+        let outside = elsewhere.url.appendingPathComponent("triangle")
+        try FileManager.default.createDirectory(at: outside, withIntermediateDirectories: true)
+        let image = Image.generate(width: 8, height: 8, channels: 3) { y, x, c in Float((x * y + c) % 5) / 5 }
+        try image.writePNG(to: outside.appendingPathComponent("t.png").path)
+        let fm = FileManager.default
+        try fm.createSymbolicLink(atPath: root.appendingPathComponent("triangle").path, withDestinationPath: outside.path)
+        try fm.createSymbolicLink(atPath: square.appendingPathComponent("linked.png").path,
+                                  withDestinationPath: outside.appendingPathComponent("t.png").path)
+        try fm.createSymbolicLink(atPath: square.appendingPathComponent("loop").path, withDestinationPath: "..")
+        try fm.createSymbolicLink(atPath: square.appendingPathComponent("gone.png").path, withDestinationPath: "/nonexistent/x.png")
+        let folder = try ImageFolder(root.path)
+        XCTAssertEqual(folder.classNames, ["circle", "square", "triangle"])
+        XCTAssertEqual(folder.classCounts, [2, 2, 1])
+        let reasons = folder.skipped.map(\.description).joined(separator: "\n")
+        XCTAssertEqual(folder.skipped.count, 2, reasons)
+        XCTAssertTrue(reasons.contains("loop: a symbolic link cycle"), reasons)
+        XCTAssertTrue(reasons.contains("gone.png: a symbolic link to nothing (/nonexistent/x.png)"), reasons)
+        XCTAssertEqual(try folder.image(at: folder.files.firstIndex { $0.hasSuffix("linked.png") }!), try folder.image(at: 4))
+        XCTAssertEqual(folder.relativePath(at: 4), "triangle/t.png")
+    }
+
     func testEmptyClassFolderAndSingleClassAreRefused() throws {
         try makeClass("cats", count: 2)
         XCTAssertThrowsError(try ImageFolder(root.path)) { error in

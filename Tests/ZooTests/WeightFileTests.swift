@@ -111,7 +111,7 @@ final class WeightFileTests: XCTestCase {
 
     /// Rewrites an archive in the Keras 2 layout, with `transform` editing or dropping tensors.
     private func copy(_ archive: WeightArchive, to destination: String, transform: (String, String, Tensor) -> Tensor?) throws {
-        let file = try HDF5File(creating: destination)
+        try HDF5File.write(atomicallyTo: destination) { file in
         try file.writeStrings(archive.layerNames, name: "layer_names")
         for name in archive.layerNames {
             let kept = archive.layers[name]!.compactMap { w, t in transform(name, w, t).map { (w, $0) } }
@@ -120,7 +120,7 @@ final class WeightFileTests: XCTestCase {
             try file.writeStrings(kept.map { "\(name)/\($0.0):0" }, name: "weight_names", on: name)
             for (w, t) in kept { try file.write(t, at: "\(name)/\(name)/\(w):0") }
         }
-        try file.flush()
+        }
     }
 
     func testSaveIsAtomicAndNeverLeavesATemporaryFile() throws {

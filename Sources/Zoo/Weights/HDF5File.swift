@@ -41,13 +41,47 @@ public final class HDF5File {
         self.id = id
     }
 
-    /// Creates (or truncates) a file for writing.
-    public init(creating path: String) throws {
+    /// Creates an empty file in memory (HDF5's core driver, no backing store): HDF5 itself
+    /// never touches the disk, so a full disk cannot leave it with a half-written file (which
+    /// made libhdf5 1.10 crash at exit). `write(atomicallyTo:)` puts the bytes on disk.
+    init(creatingInMemory path: String) throws {
         _ = HDF5File.silence
-        let id = H5Fcreate(path, graft_H5F_ACC_TRUNC(), graft_H5P_DEFAULT(), graft_H5P_DEFAULT())
-        guard id >= 0 else { throw HDF5Error.failed(path: path, operation: "create the file") }
+        let access = H5Pcreate(graft_H5P_FILE_ACCESS())
+        defer { H5Pclose(access) }
+        guard access >= 0, H5Pset_fapl_core(access, 1 << 20, false) >= 0 else {
+            throw HDF5Error.failed(path: path, operation: "set up an in-memory file")
+        }
+        let name = "graft-memory-\(UUID().uuidString)"
+        let id = H5Fcreate(name, graft_H5F_ACC_TRUNC(), graft_H5P_DEFAULT(), access)
+        guard id >= 0 else { throw HDF5Error.failed(path: path, operation: "create the file in memory") }
         self.path = path
         self.id = id
+    }
+
+    /// The complete file's bytes (in-memory files).
+    func fileImage() throws -> [UInt8] {
+        guard H5Fflush(id, H5F_SCOPE_GLOBAL) >= 0 else { throw HDF5Error.failed(path: path, operation: "flush") }
+        let size = H5Fget_file_image(id, nil, 0)
+        guard size > 0 else { throw HDF5Error.failed(path: path, operation: "take the file image") }
+        var bytes = [UInt8](repeating: 0, count: size)
+        guard H5Fget_file_image(id, &bytes, size) == size else { throw HDF5Error.failed(path: path, operation: "take the file image") }
+        return bytes
+    }
+
+    /// Builds a new HDF5 file with `body` and writes it to `path` atomically (`AtomicFile`):
+    /// a crash, a kill or a full disk leaves the old file, or none, never a broken one.
+    public static func write(atomicallyTo path: String, _ body: (HDF5File) throws -> Void) throws {
+        let file = try HDF5File(creatingInMemory: path)
+        let bytes: [UInt8]
+        do {
+            try body(file)
+            bytes = try file.fileImage()
+            try file.close()
+        } catch {
+            try? file.close()
+            throw error
+        }
+        try AtomicFile.write(bytes, to: path)
     }
 
     private var closed = false
@@ -59,11 +93,6 @@ public final class HDF5File {
         guard !closed else { return }
         closed = true
         guard H5Fclose(id) >= 0 else { throw HDF5Error.failed(path: path, operation: "close (write out) the file") }
-    }
-
-    /// Flushes and closes now (also done on deinit).
-    public func flush() throws {
-        guard H5Fflush(id, H5F_SCOPE_GLOBAL) >= 0 else { throw HDF5Error.failed(path: path, operation: "flush") }
     }
 
     // MARK: Objects

@@ -151,31 +151,13 @@ public struct LoadOptions: Sendable {
 /// Saving and loading zoo models in HDF5 (see DESIGN.md, "Weight files").
 public enum WeightFile {
     /// Writes the model's weights in the Keras 2 weights layout with Graft's metadata,
-    /// atomically: a temporary file in the same folder, renamed over `path` when complete.
+    /// atomically (`HDF5File.write(atomicallyTo:)`): a crash, a kill or a full disk leaves the
+    /// old file, or none, never half of one.
     public static func save(_ model: any ZooModel, to path: String, metadata: WeightMetadata) throws {
-        try writeAtomically(path) { try write(model, to: $0, metadata: metadata) }
+        try HDF5File.write(atomicallyTo: path) { try write(model, to: $0, metadata: metadata) }
     }
 
-    /// Runs `write` on a temporary file beside `path`, syncs it to disk and renames it over
-    /// `path`: a crash leaves either the old file or the new one, never half of one.
-    public static func writeAtomically(_ path: String, _ write: (String) throws -> Void) throws {
-        let directory = (path as NSString).deletingLastPathComponent
-        let temporary = (directory.isEmpty ? "." : directory) + "/.\((path as NSString).lastPathComponent).tmp-\(getpid())-\(UUID().uuidString.prefix(8))"
-        do {
-            try write(temporary)
-            let fd = open(temporary, O_RDONLY)
-            if fd >= 0 { fsync(fd); Foundation.close(fd) }
-            guard rename(temporary, path) == 0 else {
-                throw HDF5Error.failed(path: path, operation: "move the finished file into place (\(String(cString: strerror(errno))))")
-            }
-        } catch {
-            unlink(temporary)
-            throw error
-        }
-    }
-
-    private static func write(_ model: any ZooModel, to path: String, metadata: WeightMetadata) throws {
-        let file = try HDF5File(creating: path)
+    private static func write(_ model: any ZooModel, to file: HDF5File, metadata: WeightMetadata) throws {
         let layers = model.weightLayers()
         var hash = ContentHash()
         for layer in layers {
@@ -202,7 +184,6 @@ public enum WeightFile {
         if !metadata.classNames.isEmpty { try file.writeStrings(metadata.classNames, name: "graft_class_names") }
         try file.writeStrings([metadata.provenance], name: "graft_provenance", scalar: true)
         try file.writeStrings([hash.value], name: "graft_content_hash", scalar: true)
-        try file.close()
     }
 
     /// Reads `path` and loads it into `model`.
