@@ -28,8 +28,22 @@ public struct FineTuneOptions: Sendable {
     public var balanceClasses = false
     /// Show a progress bar when standard output is a terminal.
     public var progressBar = true
+    /// Images with more pixels than this are refused when they must be decoded at full size.
+    public var maxPixels = ImageDecoder.defaultMaxPixels
 
     public init(base: String, freeze: Freeze) { self.base = base; self.freeze = freeze }
+
+    /// Throws unless every number lies in its `Limits` range.
+    public func validate() throws {
+        try Limits.check("epochs", epochs, in: Limits.epochs)
+        try Limits.check("patience", patience, in: Limits.patience)
+        try Limits.check("batch size", batchSize, in: Limits.batchSize)
+        try Limits.check("image size", imageSize, in: Limits.imageSide)
+        try Limits.check("max pixels", maxPixels, in: Limits.maxPixels)
+        guard learningRate > 0, learningRate.isFinite else {
+            throw LimitError(option: "learning rate", value: "\(learningRate)", allowed: "a positive number")
+        }
+    }
 
     /// Parses `--freeze`: a stage count or `all`.
     public static func parseFreeze(_ text: String) -> Freeze? {
@@ -76,6 +90,7 @@ public enum FineTune {
     public static func run(_ options: FineTuneOptions, say: (String) -> Void = { print($0) }) throws -> FineTuneResult {
         Random.seed(options.seed)
         let entry = try Architectures.entry(options.base)
+        try options.validate()
 
         // Check what can be checked before decoding any image: the input size and the freeze.
         let fixed = entry.configuration(nil).fixedInputSize
@@ -83,6 +98,7 @@ public enum FineTune {
             throw FineTuneError.fixedInputSize(architecture: entry.name, size: fixed, asked: asked)
         }
         let size = fixed ?? options.imageSize ?? (options.data == nil ? 32 : entry.preprocessing.inputSize[0])
+        try Augmentation(spec: options.pipeline).check(trainingSize: size)
         let stageCount = entry.configuration(nil).build().stages.count
         if case let .stages(n) = options.freeze, n > stageCount {
             throw FineTuneError.freezeTooDeep(architecture: entry.name, asked: n, stages: stageCount)
@@ -94,7 +110,7 @@ public enum FineTune {
         // Data: a folder decoded once into memory at the training size, or the demo shapes.
         let images: InMemoryImages
         if let folder = options.data {
-            let source = try ImageFolder(folder)
+            let source = try ImageFolder(folder, decoder: ImageDecoder(maxPixels: options.maxPixels))
             let (decoded, skipped) = try InMemoryImages.decoding(source, strict: options.strictImages, resize: (size, size))
             for (path, reason) in skipped.prefix(10) { say("warning: skipped \(path): \(reason)") }
             if skipped.count > 10 { say("warning: … and \(skipped.count - 10) more unreadable images") }
@@ -241,7 +257,13 @@ public enum FineTune {
     }
 
     static func makeRunFolder(_ root: String, name: String) throws -> String {
-        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: root, isDirectory: &isFolder), !isFolder.boolValue {
+            throw FileWriteError.failed(path: root, reason: "it is a file, and run folders go inside a folder; pass another --runs")
+        }
+        do { try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true) } catch {
+            throw FileWriteError.failed(path: root, reason: "the runs folder cannot be created (\(error.localizedDescription))")
+        }
         var candidate = root + "/" + name, n = 2
         while FileManager.default.fileExists(atPath: candidate) { candidate = root + "/" + name + "-\(n)"; n += 1 }
         try FileManager.default.createDirectory(atPath: candidate, withIntermediateDirectories: false)

@@ -64,7 +64,7 @@ public final class BatchLoader: @unchecked Sendable {
 
     /// Prepares one image: resize, augment (with its own seeded generator), normalise later.
     public func prepare(index: Int, epoch: Int) throws -> (image: Image, steps: [AugmentationStep]) {
-        var image = try source.image(at: index).resized(width: imageSize.width, height: imageSize.height)
+        var image = try source.image(at: index, fitting: (imageSize.width, imageSize.height))
         var steps: [AugmentationStep] = []
         if let augmentation {
             var rng = RandomGenerator(seed: BatchLoader.mix(seed, UInt64(epoch), UInt64(index)))

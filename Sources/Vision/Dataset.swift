@@ -6,11 +6,18 @@ public protocol LabeledImageSource: Sendable {
     var classNames: [String] { get }
     func label(at index: Int) -> Int
     func image(at index: Int) throws -> Image
+    /// The image resized to `size` (decoders that can go straight to a size do: a huge file
+    /// never has to fit in memory at full size).
+    func image(at index: Int, fitting size: (width: Int, height: Int)) throws -> Image
     /// The file (or description) of an image, for messages.
     func name(at index: Int) -> String
 }
 
 extension LabeledImageSource {
+    public func image(at index: Int, fitting size: (width: Int, height: Int)) throws -> Image {
+        try image(at: index).resized(width: size.width, height: size.height)
+    }
+
     /// Images per class, in class order.
     public var classCounts: [Int] {
         var counts = [Int](repeating: 0, count: classNames.count)
@@ -112,6 +119,9 @@ public struct ImageFolder: LabeledImageSource {
     public var count: Int { files.count }
     public func label(at index: Int) -> Int { labels[index] }
     public func image(at index: Int) throws -> Image { try decoder.decode(contentsOf: files[index]) }
+    public func image(at index: Int, fitting size: (width: Int, height: Int)) throws -> Image {
+        try decoder.decode(contentsOf: files[index], fitting: size)
+    }
     public func name(at index: Int) -> String { files[index] }
 }
 
@@ -149,8 +159,7 @@ public struct InMemoryImages: LabeledImageSource {
         results.withUnsafeMutableBufferPointer { slots in
             DispatchQueue.concurrentPerform(iterations: source.count) { i in
                 slots[i] = Result {
-                    let image = try source.image(at: i)
-                    return resize.map { image.resized(width: $0.width, height: $0.height) } ?? image
+                    return try resize.map { try source.image(at: i, fitting: $0) } ?? source.image(at: i)
                 }
             }
         }
@@ -234,6 +243,9 @@ public struct LabeledFiles: LabeledImageSource {
     public var count: Int { files.count }
     public func label(at index: Int) -> Int { labels[index] }
     public func image(at index: Int) throws -> Image { try decoder.decode(contentsOf: files[index]) }
+    public func image(at index: Int, fitting size: (width: Int, height: Int)) throws -> Image {
+        try decoder.decode(contentsOf: files[index], fitting: size)
+    }
     public func name(at index: Int) -> String { files[index] }
 }
 

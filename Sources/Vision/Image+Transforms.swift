@@ -75,29 +75,7 @@ extension Image {
 
     /// Resamples the x axis to `newWidth`.
     static func resample(_ image: Image, newWidth: Int) -> Image {
-        let scale = Double(image.width) / Double(newWidth)
-        // For each output column: source indices and weights.
-        var taps: [[(Int, Float)]] = []
-        for x in 0..<newWidth {
-            if scale > 1 {
-                // Area: the output pixel covers [x·scale, (x+1)·scale) of the input.
-                let start = Double(x) * scale, end = start + scale
-                var weights: [(Int, Float)] = []
-                var s = Int(start.rounded(.down))
-                while Double(s) < end && s < image.width {
-                    let overlap = min(end, Double(s + 1)) - max(start, Double(s))
-                    if overlap > 0 { weights.append((s, Float(overlap / scale))) }
-                    s += 1
-                }
-                taps.append(weights)
-            } else {
-                let source = (Double(x) + 0.5) * scale - 0.5
-                let clamped = min(max(source, 0), Double(image.width - 1))
-                let left = Int(clamped.rounded(.down)), right = min(left + 1, image.width - 1)
-                let t = Float(clamped - Double(left))
-                taps.append([(left, 1 - t), (right, t)])
-            }
-        }
+        let taps = ResampleTaps(from: image.width, to: newWidth).taps
         return .generate(width: newWidth, height: image.height, channels: image.channels) { y, x, c in
             taps[x].reduce(0) { $0 + $1.1 * image[y, $1.0, c] }
         }

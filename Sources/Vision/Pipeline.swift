@@ -43,6 +43,23 @@ public struct Augmentation: Equatable, Sendable {
         return (run(image, steps), steps)
     }
 
+    /// Throws when a crop or resized crop is larger than the images it will see
+    /// (`trainingSize` x `trainingSize`): it would pad them with black and shrink the content.
+    public func check(trainingSize size: Int) throws {
+        for op in ops {
+            switch op {
+            case let .crop(s, padding, _) where s > size:
+                throw PipelineError.badValue(op: "crop=\(s)\(padding > 0 ? ":\(padding)" : "")",
+                    reason: "crops \(s)x\(s) from \(size)x\(size) images; use a size up to \(size) (crop=\(size):4 pads by 4 and crops back)")
+            case let .resizedCrop(s, _, _, _) where s > size:
+                throw PipelineError.badValue(op: "resizedcrop=\(s)",
+                    reason: "outputs \(s)x\(s) but the images are \(size)x\(size); use resizedcrop=\(size)")
+            default:
+                continue
+            }
+        }
+    }
+
     /// The size an op leaves (crops change it; everything else keeps it).
     static func outputSize(_ op: AugmentationOp, _ p: [String: Double], _ size: (Int, Int)) -> (Int, Int) {
         switch op {

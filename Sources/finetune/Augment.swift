@@ -14,17 +14,25 @@ struct Augment: ParsableCommand {
     @Option(help: "Augmented copies per image.") var versions: Int = 6
     @Option(help: "Images are resized to this size (the model's input size) before augmenting; also the cell size.") var size: Int = 96
     @Option(help: "The seed.") var seed: UInt64 = 0
+    @OptionGroup var decoding: DecodingOptions
+
+    func validate() throws {
+        try within("--images", images, Limits.previewImages)
+        try within("--versions", versions, Limits.previewVersions)
+        try within("--size", size, Limits.previewSide)
+    }
 
     func run() throws {
         let augmentation = try Augmentation(spec: pipeline)
-        let folder = try ImageFolder(data)
+        try augmentation.check(trainingSize: size)
+        let folder = try ImageFolder(data, decoder: decoding.decoder)
         // One image from each class in turn, the first files of each.
         var picked: [(String, Image)] = []
         var perClass = Dictionary(grouping: folder.files.indices, by: folder.label(at:)).mapValues { $0.makeIterator() }
         var label = 0
         while picked.count < min(images, folder.count) {
             if let i = perClass[label % folder.classNames.count]?.next() {
-                picked.append(((folder.files[i] as NSString).lastPathComponent, try folder.image(at: i).resized(width: size, height: size)))
+                picked.append(((folder.files[i] as NSString).lastPathComponent, try folder.image(at: i, fitting: (size, size))))
             }
             label += 1
             if label > folder.count * 2 { break }

@@ -31,12 +31,15 @@ struct Train: ParsableCommand {
     @Option(help: "Where run folders go.") var runs: String = "runs"
     @Flag(name: .customLong("strict-images"), help: "Fail on an unreadable image instead of skipping it.") var strictImages = false
     @Flag(name: .customLong("balance-classes"), help: "Weigh the loss by class weights computed from the folder counts.") var balanceClasses = false
+    @OptionGroup var decoding: DecodingOptions
 
     func validate() throws {
         guard FineTuneOptions.parseFreeze(freeze) != nil else { throw ValidationError("--freeze takes a number of stages or 'all', not '\(freeze)'") }
-        guard epochs >= 1, patience >= 1, batchSize >= 1, lr > 0, lr.isFinite, size.map({ $0 >= 8 }) ?? true else {
-            throw ValidationError("--epochs, --patience and --batch-size must be at least 1, --lr positive, --size at least 8")
-        }
+        try within("--epochs", epochs, Limits.epochs)
+        try within("--patience", patience, Limits.patience)
+        try within("--batch-size", batchSize, Limits.batchSize)
+        try within("--size", size, Limits.imageSide)
+        guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be a positive number, not \(lr)") }
     }
 
     func run() throws {
@@ -45,6 +48,7 @@ struct Train: ParsableCommand {
         options.batchSize = batchSize; options.learningRate = lr; options.seed = seed; options.pipeline = pipeline
         options.imageSize = size; options.runsDirectory = runs; options.strictImages = strictImages
         options.balanceClasses = balanceClasses
+        options.maxPixels = decoding.maxPixels ?? ImageDecoder.defaultMaxPixels
         _ = try FineTune.run(options)
     }
 }
@@ -57,6 +61,8 @@ struct Summary: ParsableCommand {
 
     @Option(help: "Number of classes of the head (default: the architecture's).")
     var classes: Int?
+
+    func validate() throws { try within("--classes", classes, Limits.classes) }
 
     func run() throws {
         let entry = try Architectures.entry(base)
@@ -122,6 +128,7 @@ struct ZooCommand: ParsableCommand {
         @Option(help: "The seed of the initialisation.") var seed: UInt64 = 0
         @Option(help: "Number of classes.") var classes: Int?
         @Option(help: "Where to write the weight file.") var out: String
+        func validate() throws { try within("--classes", classes, Limits.classes) }
         func run() throws {
             let entry = try Architectures.entry(name)
             Random.seed(seed)

@@ -19,6 +19,8 @@ struct Import: ParsableCommand {
     @Option(help: "Classes of the head (default: the file's).") var classes: Int?
     @Flag(help: "Keep a freshly initialised head instead of the file's.") var skipHead = false
 
+    func validate() throws { try within("--classes", classes, Limits.classes) }
+
     func run() throws {
         if source == .torch && [".pt", ".pth"].contains(where: file.hasSuffix) {
             throw ValidationError("\(file) is a PyTorch checkpoint: convert it first with `python3 scripts/convert_torch.py --arch \(arch) --in \(file) --out converted.h5` (needs PyTorch), then import converted.h5")

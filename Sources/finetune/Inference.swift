@@ -6,10 +6,11 @@ struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Accuracy and confusion matrix of a model file on an image folder.")
     @Option(help: "A model file (e.g. runs/NAME/model.h5).") var model: String
     @Option(help: "An image folder, one sub-folder per class.") var data: String
+    @OptionGroup var decoding: DecodingOptions
 
     func run() throws {
         let trained = try TrainedModel(contentsOf: model)
-        let folder = try ImageFolder(data)
+        let folder = try ImageFolder(data, decoder: decoding.decoder)
         guard folder.classNames == trained.classNames else {
             throw ValidationError("the folder's classes (\(folder.classNames.joined(separator: ", "))) differ from the model's (\(trained.classNames.joined(separator: ", ")))")
         }
@@ -21,27 +22,46 @@ struct Evaluate: ParsableCommand {
         for (name, row) in zip(folder.classNames, result.confusion) {
             print("  " + name.padding(toLength: 16, withPad: " ", startingAt: 0) + row.map { String(format: "%6d", $0) }.joined())
         }
-        for (path, reason) in loader.failures.prefix(5) { print("warning: skipped \(path): \(reason)") }
+        for (path, reason) in loader.failures.prefix(5) { warn("warning: skipped \(path): \(reason)") }
     }
 }
 
 struct Predict: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Classify images with a model file.")
+    static let configuration = CommandConfiguration(
+        abstract: "Classify images with a model file.",
+        discussion: "Results go to standard output, one line per image; problems to standard error. Exit status: 0 when every image was classified, 1 when some failed (the others are still printed).")
     @Option(help: "A model file (e.g. runs/NAME/model.h5).") var model: String
     @Option(help: "How many classes to show per image.") var top: Int = 3
     @Argument(help: "PNG or JPEG images.") var images: [String]
+    @OptionGroup var decoding: DecodingOptions
+
+    func validate() throws {
+        try within("--top", top, Limits.top)
+        guard !images.isEmpty else { throw ValidationError("name at least one image to classify") }
+    }
 
     func run() throws {
         let trained = try TrainedModel(contentsOf: model)
-        let decoder = ImageDecoder()
+        let decoder = decoding.decoder
+        var failed = 0
         for path in images {
             do {
-                let probabilities = trained.probabilities([try decoder.decode(contentsOf: path)])[0]
-                let ranked = probabilities.enumerated().sorted { $0.element > $1.element }.prefix(max(1, top))
+                var isFolder: ObjCBool = false
+                if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue {
+                    throw ValidationError("\(path) is a folder; name image files (e.g. \(path)/*.png)")
+                }
+                let input = (trained.preprocessing.inputSize[1], trained.preprocessing.inputSize[0])
+                let probabilities = trained.probabilities([try decoder.decode(contentsOf: path, fitting: input)])[0]
+                let ranked = probabilities.enumerated().sorted { $0.element > $1.element }.prefix(top)
                 print(path + ": " + ranked.map { String(format: "%@ %.1f%%", trained.classNames[$0.offset], $0.element * 100) }.joined(separator: ", "))
             } catch {
-                print("\(path): \(error)")
+                warn("error: \(error)")
+                failed += 1
             }
+        }
+        if failed > 0 {
+            warn("\(failed) of \(images.count) images could not be classified")
+            throw ExitCode(1)
         }
     }
 }
@@ -55,6 +75,9 @@ struct Extract: ParsableCommand {
     @Option(help: "An image folder, one sub-folder per class.") var data: String
     @Option(help: "Where to write the features (HDF5: datasets 'features' and 'labels').") var out: String
     @Option(help: "Input size for --base (default: the architecture's).") var size: Int?
+    @OptionGroup var decoding: DecodingOptions
+
+    func validate() throws { try within("--size", size, Limits.imageSide) }
 
     func run() throws {
         let network: any ZooModel, preprocessing: Preprocessing
@@ -75,7 +98,7 @@ struct Extract: ParsableCommand {
             throw ValidationError("pass --base NAME (with --weights) or --model FILE")
         }
         let extractor = try FeatureExtractor(model: network, stage: layer)
-        let folder = try ImageFolder(data)
+        let folder = try ImageFolder(data, decoder: decoding.decoder)
         let loader = BatchLoader(source: folder, batchSize: 32, imageSize: (preprocessing.inputSize[0], preprocessing.inputSize[1]),
                                  mean: preprocessing.mean, std: preprocessing.std, channelOrder: preprocessing.channelOrder, shuffle: false)
         let (features, labels) = extractor.extract(loader)
@@ -86,6 +109,6 @@ struct Extract: ParsableCommand {
             try file.writeStrings([layer], name: "layer", scalar: true)
         }
         print("wrote \(out): features \(features.shape) from \(layer), \(labels.count) images, \(folder.classNames.count) classes")
-        for (path, reason) in loader.failures.prefix(5) { print("warning: skipped \(path): \(reason)") }
+        for (path, reason) in loader.failures.prefix(5) { warn("warning: skipped \(path): \(reason)") }
     }
 }

@@ -60,11 +60,14 @@ final class DatasetTests: XCTestCase {
         let image = Image.generate(width: 8, height: 8, channels: 3) { y, x, c in Float((x * y + c) % 5) / 5 }
         try image.writePNG(to: outside.appendingPathComponent("t.png").path)
         let fm = FileManager.default
-        try fm.createSymbolicLink(atPath: root.appendingPathComponent("triangle").path, withDestinationPath: outside.path)
-        try fm.createSymbolicLink(atPath: square.appendingPathComponent("linked.png").path,
-                                  withDestinationPath: outside.appendingPathComponent("t.png").path)
+        try fm.createSymbolicLink(
+            atPath: root.appendingPathComponent("triangle").path, withDestinationPath: outside.path)
+        try fm.createSymbolicLink(
+            atPath: square.appendingPathComponent("linked.png").path,
+            withDestinationPath: outside.appendingPathComponent("t.png").path)
         try fm.createSymbolicLink(atPath: square.appendingPathComponent("loop").path, withDestinationPath: "..")
-        try fm.createSymbolicLink(atPath: square.appendingPathComponent("gone.png").path, withDestinationPath: "/nonexistent/x.png")
+        try fm.createSymbolicLink(
+            atPath: square.appendingPathComponent("gone.png").path, withDestinationPath: "/nonexistent/x.png")
         let folder = try ImageFolder(root.path)
         XCTAssertEqual(folder.classNames, ["circle", "square", "triangle"])
         XCTAssertEqual(folder.classCounts, [2, 2, 1])
@@ -72,7 +75,8 @@ final class DatasetTests: XCTestCase {
         XCTAssertEqual(folder.skipped.count, 2, reasons)
         XCTAssertTrue(reasons.contains("loop: a symbolic link cycle"), reasons)
         XCTAssertTrue(reasons.contains("gone.png: a symbolic link to nothing (/nonexistent/x.png)"), reasons)
-        XCTAssertEqual(try folder.image(at: folder.files.firstIndex { $0.hasSuffix("linked.png") }!), try folder.image(at: 4))
+        XCTAssertEqual(
+            try folder.image(at: folder.files.firstIndex { $0.hasSuffix("linked.png") }!), try folder.image(at: 4))
         XCTAssertEqual(folder.relativePath(at: 4), "triangle/t.png")
     }
 
@@ -82,7 +86,8 @@ final class DatasetTests: XCTestCase {
             XCTAssertEqual(error as? DatasetFolderError, .singleClass(root: root.path, name: "cats"))
             XCTAssertTrue("\(error)".contains("at least two"))
         }
-        try FileManager.default.createDirectory(at: root.appendingPathComponent("dogs"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: root.appendingPathComponent("dogs"), withIntermediateDirectories: true)
         XCTAssertThrowsError(try ImageFolder(root.path)) { error in
             XCTAssertTrue("\(error)".contains("dogs") && "\(error)".contains("no PNG or JPEG"), "\(error)")
         }
@@ -131,30 +136,40 @@ final class DatasetTests: XCTestCase {
     func testCSVLabels() throws {
         let dir = try makeClass("all", count: 4)
         let csv = root.appendingPathComponent("labels.csv").path
-        try "filename,label\nimg 0.png,cat\nimg 1.png,dog\nimg 2.png,cat\nimg 3.png,dog\n".write(toFile: csv, atomically: true, encoding: .utf8)
+        try "filename,label\nimg 0.png,cat\nimg 1.png,dog\nimg 2.png,cat\nimg 3.png,dog\n".write(
+            toFile: csv, atomically: true, encoding: .utf8)
         let files = try LabeledFiles(folder: dir.path, csv: csv)
         XCTAssertEqual(files.classNames, ["cat", "dog"])
         XCTAssertEqual(files.labels, [0, 1, 0, 1])
         XCTAssertEqual(try files.image(at: 3).height, 12)
-        try "image_id,class\n\"img 0.png\",\"big, cat\"\nimg 1.png,dog\n".write(toFile: csv, atomically: true, encoding: .utf8)
-        XCTAssertEqual(try LabeledFiles(folder: dir.path, csv: csv).classNames, ["big, cat", "dog"], "any header; quoted commas")
+        try "image_id,class\n\"img 0.png\",\"big, cat\"\nimg 1.png,dog\n".write(
+            toFile: csv, atomically: true, encoding: .utf8)
+        XCTAssertEqual(
+            try LabeledFiles(folder: dir.path, csv: csv).classNames, ["big, cat", "dog"], "any header; quoted commas")
         try "img 0.png,cat\nimg 1.png\n".write(toFile: csv, atomically: true, encoding: .utf8)
-        XCTAssertThrowsError(try LabeledFiles(folder: dir.path, csv: csv)) { XCTAssertTrue("\($0)".contains("labels.csv:2"), "\($0)") }
+        XCTAssertThrowsError(try LabeledFiles(folder: dir.path, csv: csv)) {
+            XCTAssertTrue("\($0)".contains("labels.csv:2"), "\($0)")
+        }
         try "img 0.png,cat\nnope.png,dog\n".write(toFile: csv, atomically: true, encoding: .utf8)
-        XCTAssertThrowsError(try LabeledFiles(folder: dir.path, csv: csv)) { XCTAssertTrue("\($0)".contains("nope.png"), "\($0)") }
+        XCTAssertThrowsError(try LabeledFiles(folder: dir.path, csv: csv)) {
+            XCTAssertTrue("\($0)".contains("nope.png"), "\($0)")
+        }
     }
 }
 
 final class LoaderTests: XCTestCase {
     private func source(_ n: Int = 23) -> InMemoryImages {
         var rng = RandomGenerator(seed: 1)
-        let images = (0..<n).map { _ in Image.generate(width: 10, height: 8, channels: 3) { _, _, _ in rng.nextUniform() } }
+        let images = (0..<n).map { _ in
+            Image.generate(width: 10, height: 8, channels: 3) { _, _, _ in rng.nextUniform() }
+        }
         return InMemoryImages(images: images, labels: (0..<n).map { $0 % 3 }, classNames: ["a", "b", "c"])
     }
 
     private func loader(_ s: InMemoryImages, seed: UInt64) throws -> BatchLoader {
-        BatchLoader(source: s, batchSize: 5, imageSize: (8, 8), mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25],
-                    augmentation: try Augmentation(spec: "hflip,rotate=10,jitter=0.2,noise=0.01"), seed: seed)
+        BatchLoader(
+            source: s, batchSize: 5, imageSize: (8, 8), mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25],
+            augmentation: try Augmentation(spec: "hflip,rotate=10,jitter=0.2,noise=0.01"), seed: seed)
     }
 
     func testEveryIndexOncePerEpochInShapedNormalisedBatches() throws {
@@ -165,14 +180,19 @@ final class LoaderTests: XCTestCase {
         XCTAssertEqual(batches[0].images.shape, [5, 8, 8, 3])
         XCTAssertEqual(batches.flatMap(\.indices).sorted(), Array(0..<23))
         XCTAssertEqual(batches.flatMap(\.labels), batches.flatMap(\.indices).map { $0 % 3 })
-        let plain = BatchLoader(source: s, batchSize: 23, imageSize: (8, 10), mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25], shuffle: false)
+        let plain = BatchLoader(
+            source: s, batchSize: 23, imageSize: (8, 10), mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25], shuffle: false
+        )
         let first = Array(plain.batches(epoch: 0))[0]
-        XCTAssertEqual(first.images[0, 1, 2, 0], (s.images[0][1, 2, 0] - 0.5) / 0.25, accuracy: 1e-5, "normalised with mean and std")
+        XCTAssertEqual(
+            first.images[0, 1, 2, 0], (s.images[0][1, 2, 0] - 0.5) / 0.25, accuracy: 1e-5,
+            "normalised with mean and std")
     }
 
     func testSameSeedSameBatchesAndAugmentations() throws {
         let s = source()
-        let a = Array(try loader(s, seed: 11).batches(epoch: 2)), b = Array(try loader(s, seed: 11).batches(epoch: 2))
+        let a = Array(try loader(s, seed: 11).batches(epoch: 2))
+        let b = Array(try loader(s, seed: 11).batches(epoch: 2))
         XCTAssertEqual(a.map(\.indices), b.map(\.indices))
         XCTAssertEqual(a.map(\.images), b.map(\.images))
         let other = Array(try loader(s, seed: 11).batches(epoch: 3))
@@ -195,7 +215,10 @@ final class PreviewTests: XCTestCase {
     func testGridLayoutAndReplayableRecords() throws {
         let pipeline = try Augmentation(spec: "hflip,rotate=30,jitter=0.2")
         let sources = (0..<2).map { i in
-            ("img\(i)", Image.generate(width: 20, height: 20, channels: 3) { y, x, c in Float((x * (i + 1) + y + c) % 20) / 20 })
+            (
+                "img\(i)",
+                Image.generate(width: 20, height: 20, channels: 3) { y, x, c in Float((x * (i + 1) + y + c) % 20) / 20 }
+            )
         }
         let preview = AugmentationPreview(images: sources, augmentation: pipeline, versions: 3, seed: 5, cellSize: 20)
         XCTAssertEqual([preview.grid.width, preview.grid.height], [4 * 20 + 5 * 2, 2 * 20 + 3 * 2])
@@ -206,19 +229,23 @@ final class PreviewTests: XCTestCase {
         let replayed = try pipeline.replay(sources[1].1, steps: record.steps)
         let (x0, y0) = (2 + 2 * 22, 2 + 1 * 22)
         XCTAssertEqual(preview.grid[y0 + 7, x0 + 9, 1], replayed.clamped()[7, 9, 1], accuracy: 1e-6)
-        let out = FileManager.default.temporaryDirectory.appendingPathComponent("preview-\(UUID().uuidString.prefix(6)).png").path
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "preview-\(UUID().uuidString.prefix(6)).png"
+        ).path
         try preview.write(to: out)
         let decoded = try ImageDecoder().decode(contentsOf: out)
         XCTAssertEqual(decoded.width, preview.grid.width)
-        let json = try JSONDecoder().decode([AugmentationPreview.Record].self,
-                                            from: Data(contentsOf: URL(fileURLWithPath: (out as NSString).deletingPathExtension + ".json")))
+        let json = try JSONDecoder().decode(
+            [AugmentationPreview.Record].self,
+            from: Data(contentsOf: URL(fileURLWithPath: (out as NSString).deletingPathExtension + ".json")))
         XCTAssertEqual(json, preview.records)
     }
 
     func testRGBAEncodingRoundTripsThroughCompositing() throws {
         let rgba: [UInt8] = [255, 0, 0, 255, 0, 0, 255, 0]  // opaque red, transparent blue
         let png = try PNGEncoder.encode(width: 2, height: 1, channels: 4, bytes: rgba)
-        XCTAssertEqual(try ImageDecoder().decode(png).bytes, [255, 0, 0, 255, 255, 255], "transparency shows the white background")
+        XCTAssertEqual(
+            try ImageDecoder().decode(png).bytes, [255, 0, 0, 255, 255, 255], "transparency shows the white background")
         XCTAssertThrowsError(try PNGEncoder.encode(width: 2, height: 1, channels: 5, bytes: rgba))
     }
 }

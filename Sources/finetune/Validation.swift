@@ -1,0 +1,25 @@
+import ArgumentParser
+import Foundation
+import Graft
+
+/// Checks a numeric option against its range in `Limits`, as a usage error (exit 64).
+func within(_ option: String, _ value: Int?, _ range: ClosedRange<Int>) throws {
+    do { try Limits.check(option, value, in: range) } catch { throw ValidationError("\(error)") }
+}
+
+/// `--max-pixels`, shared by every command that decodes images.
+struct DecodingOptions: ParsableArguments {
+    @Option(
+        name: .customLong("max-pixels"),
+        help: "Refuse images with more pixels than this when they must be decoded at full size (default 50,000,000).")
+    var maxPixels: Int?
+
+    func validate() throws { try within("--max-pixels", maxPixels, Limits.maxPixels) }
+
+    var decoder: ImageDecoder { ImageDecoder(maxPixels: maxPixels ?? ImageDecoder.defaultMaxPixels) }
+}
+
+/// Prints to standard error (messages and warnings; results go to standard output).
+func warn(_ message: String) {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
+}
