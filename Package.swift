@@ -57,6 +57,8 @@ let package = Package(
         .testTarget(name: "TransferTests", dependencies: ["Transfer", "TestSupport"]),
         .testTarget(name: "ZooTests", dependencies: ["Zoo", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CHDF5", "CPNG", "CTurboJPEG"]),
+        // Runs the built `finetune` binary: exit codes and messages of the command line.
+        .testTarget(name: "CLITests", dependencies: ["finetune", "Vision", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

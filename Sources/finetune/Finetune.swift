@@ -10,6 +10,13 @@ struct Finetune: ParsableCommand {
         discussion: "`finetune --base resnet --freeze 3` fine-tunes on the embedded demo dataset; add --data DIR for your own images.",
         subcommands: [Train.self, Summary.self, ZooCommand.self, Import.self, Augment.self, Extract.self, Evaluate.self, Predict.self],
         defaultSubcommand: Train.self)
+
+    static func main() {
+        // Line-buffered even into a pipe or a file: `| tee` shows each line as it comes, and a
+        // Ctrl-C loses nothing already printed.
+        setvbuf(stdout, nil, _IOLBF, 0)
+        main(nil)
+    }
 }
 
 struct Train: ParsableCommand {

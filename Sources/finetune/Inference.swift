@@ -48,7 +48,7 @@ struct Predict: ParsableCommand {
             do {
                 var isFolder: ObjCBool = false
                 if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue {
-                    throw ValidationError("\(path) is a folder; name image files (e.g. \(path)/*.png)")
+                    throw ValidationError("\(path) is a folder; name the image files inside it instead")
                 }
                 let input = (trained.preprocessing.inputSize[1], trained.preprocessing.inputSize[0])
                 let probabilities = trained.probabilities([try decoder.decode(contentsOf: path, fitting: input)])[0]
