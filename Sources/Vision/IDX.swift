@@ -27,36 +27,45 @@ public enum IDX {
         }
         guard let file = gzopen(path, "rb") else { throw DatasetError.corrupt(path: path, reason: "cannot be opened") }
         defer { gzclose(file) }
-        var data = [UInt8]()
-        var chunk = [UInt8](repeating: 0, count: 1 << 20)
-        while true {
-            let n = gzread(file, &chunk, UInt32(chunk.count))
-            if n < 0 { throw DatasetError.corrupt(path: path, reason: "is not a readable gzip or IDX file (zlib error)") }
-            if n == 0 { break }
-            data.append(contentsOf: chunk[0..<Int(n)])
+        // Reads `count` bytes (fewer at the end of the file), in chunks: never more than the
+        // header promises (a small gzip bomb cannot make us decompress gigabytes) and never
+        // more memory than the data actually there (a header cannot make us allocate it).
+        func read(_ count: Int) throws -> [UInt8] {
+            var bytes: [UInt8] = []
+            var chunk = [UInt8](repeating: 0, count: min(count, 1 << 24))
+            while bytes.count < count {
+                let wanted = min(count - bytes.count, chunk.count)
+                let n = chunk.withUnsafeMutableBytes { gzread(file, $0.baseAddress!, UInt32(wanted)) }
+                if n < 0 { throw DatasetError.corrupt(path: path, reason: "is not a readable gzip or IDX file (zlib error)") }
+                if n == 0 { break }
+                bytes += chunk.prefix(Int(n))
+            }
+            return bytes
         }
-        guard data.count >= 4, data[0] == 0, data[1] == 0 else {
+        let magic = try read(4)
+        guard magic.count == 4, magic[0] == 0, magic[1] == 0 else {
             throw DatasetError.corrupt(path: path, reason: "does not start with an IDX magic number")
         }
-        guard data[2] == 0x08 else {
-            throw DatasetError.corrupt(path: path, reason: "holds IDX type 0x\(String(data[2], radix: 16)); only unsigned bytes (0x08) are supported")
+        guard magic[2] == 0x08 else {
+            throw DatasetError.corrupt(path: path, reason: "holds IDX type 0x\(String(magic[2], radix: 16)); only unsigned bytes (0x08) are supported")
         }
-        let rank = Int(data[3])
-        guard data.count >= 4 + 4 * rank else { throw DatasetError.corrupt(path: path, reason: "is truncated inside its header") }
-        let shape = (0..<rank).map { i in
-            (0..<4).reduce(0) { $0 << 8 | Int(data[4 + 4 * i + $1]) }
-        }
-        let start = 4 + 4 * rank
+        let rank = Int(magic[3])
+        let header = try read(4 * rank)
+        guard header.count == 4 * rank else { throw DatasetError.corrupt(path: path, reason: "is truncated inside its header") }
+        let shape = (0..<rank).map { i in (0..<4).reduce(0) { $0 << 8 | Int(header[4 * i + $1]) } }
         var expected = 1
         for extent in shape {
             let (product, overflow) = expected.multipliedReportingOverflow(by: extent)
-            guard !overflow else { throw DatasetError.corrupt(path: path, reason: "header extents \(shape) are impossibly large") }
+            guard !overflow, product <= 1 << 34 else {
+                throw DatasetError.corrupt(path: path, reason: "header extents \(shape) are impossibly large")
+            }
             expected = product
         }
-        guard data.count - start == expected else {
-            throw DatasetError.corrupt(path: path, reason: "header promises \(shape.product) values for shape \(shape) but \(data.count - start) follow (truncated?)")
+        let values = try read(expected)
+        guard values.count == expected, try read(1).isEmpty else {
+            throw DatasetError.corrupt(path: path, reason: "header promises \(expected) values for shape \(shape) but \(values.count == expected ? "more" : "\(values.count)") follow (truncated or damaged?)")
         }
-        return (shape, Array(data[start...]))
+        return (shape, values)
     }
 }
 

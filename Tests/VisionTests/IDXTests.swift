@@ -47,6 +47,18 @@ final class IDXTests: XCTestCase {
         }
     }
 
+    /// Found by `scripts/fuzz.sh idx`: a 34-byte file whose header claims 4.2 GB made the
+    /// reader allocate all of it before reading (out of memory). Now it reads what is there.
+    func testHeaderClaimingGigabytesIsRefusedWithoutAllocatingThem() throws {
+        let found = Data(base64Encoded: "AAAIAf0AAAQAAQIBAAAICQsLCwsLCwsLCwsIAQAEAAkLCw==")!
+        let path = write([UInt8](found), "fuzz-oom-idx1-ubyte")
+        XCTAssertThrowsError(try IDX.read(path)) { error in
+            XCTAssertTrue("\(error)".contains("4244635652 values") && "\(error)".contains("truncated"), "\(error)")
+        }
+        let more = write(header([3]) + [1, 2, 3, 4], "long-idx1-ubyte")
+        XCTAssertThrowsError(try IDX.read(more)) { error in XCTAssertTrue("\(error)".contains("more follow"), "\(error)") }
+    }
+
     func testMissingDatasetSaysHowToInstallIt() {
         XCTAssertThrowsError(try FashionMNIST.load(.train, directory: directory.path)) { error in
             XCTAssertTrue("\(error)".contains("apt-get install dataset-fashion-mnist"), "\(error)")
