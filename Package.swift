@@ -58,7 +58,7 @@ let package = Package(
         .testTarget(name: "ZooTests", dependencies: ["Zoo", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CHDF5", "CPNG", "CTurboJPEG"]),
         // Runs the built `finetune` binary: exit codes and messages of the command line.
-        .testTarget(name: "CLITests", dependencies: ["finetune", "Vision", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["finetune", "Transfer", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -27,14 +27,18 @@ public struct FeatureExtractor {
         }
     }
 
-    /// Features and labels of every batch of `loader`, in its order.
-    public func extract(_ loader: BatchLoader) -> (features: Tensor, labels: [Int]) {
-        var parts: [Tensor] = [], labels: [Int] = []
+    /// Features, labels and source indices of every image of `loader`, in its order; images
+    /// that fail to decode are left out (see `loader.failures`), so row i is image `indices[i]`.
+    public func extract(_ loader: BatchLoader) -> (features: Tensor, labels: [Int], indices: [Int]) {
+        var parts: [Tensor] = []
+        var labels: [Int] = []
+        var indices: [Int] = []
         for batch in loader.batches(epoch: 0) {
             parts.append(features(batch.images))
             labels += batch.labels
+            indices += batch.indices
         }
-        return (parts.isEmpty ? .zeros([0]) : Tensor.concatenate(parts), labels)
+        return (parts.isEmpty ? .zeros([0]) : Tensor.concatenate(parts), labels, indices)
     }
 }
 

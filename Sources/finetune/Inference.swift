@@ -67,48 +67,67 @@ struct Predict: ParsableCommand {
 }
 
 struct Extract: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Write a stage's features (globally average-pooled) of every image of a folder to HDF5.")
+    static let configuration = CommandConfiguration(
+        abstract: "Write a stage's features of every image of a folder to HDF5.",
+        discussion: """
+        The file holds datasets 'features' (one row per image, globally pooled unless --pooling none), 'labels'         (int32 class indices), 'paths' (each image's path relative to --data, row by row), and attributes         'class_names', 'layer', 'pooling', 'input_size', 'channel_order', 'mean', 'std' and 'weights_content_hash'.         Images that cannot be decoded are left out and listed on standard error.
+        """)
+    enum Pooling: String, ExpressibleByArgument, CaseIterable { case avg, max, none }
+
     @Option(help: "A zoo architecture (with --weights) or use --model.") var base: String?
     @Option(help: "A model file (e.g. runs/NAME/model.h5) instead of --base.") var model: String?
     @Option(help: "Weights for --base (e.g. an imported file).") var weights: String?
     @Option(help: "The stage whose output to extract, e.g. stage3.") var layer: String
     @Option(help: "An image folder, one sub-folder per class.") var data: String
-    @Option(help: "Where to write the features (HDF5: datasets 'features' and 'labels').") var out: String
+    @Option(help: "Where to write the features (HDF5).") var out: String
     @Option(help: "Input size for --base (default: the architecture's).") var size: Int?
+    @Option(help: "Global pooling of feature maps: avg, max, or none (keep the maps).") var pooling: Pooling = .avg
     @OptionGroup var decoding: DecodingOptions
 
     func validate() throws { try within("--size", size, Limits.imageSide) }
 
     func run() throws {
-        let network: any ZooModel, preprocessing: Preprocessing
-        if let model {
-            let trained = try TrainedModel(contentsOf: model)
-            (network, preprocessing) = (trained.model, trained.preprocessing)
-        } else if let base {
-            let entry = try Architectures.entry(base)
-            var config = entry.configuration(nil)
-            if let size, case var .resnet(c) = config { c.input = [size, size, c.input[2]]; config = .resnet(c) }
-            Random.seed(0)
-            network = config.build()
-            if let weights { try WeightFile.load(weights, into: network, options: LoadOptions(skipHead: true)) }
-            var p = entry.preprocessing
-            if let size { p.inputSize = [size, size, p.inputSize[2]] }
-            preprocessing = p
-        } else {
-            throw ValidationError("pass --base NAME (with --weights) or --model FILE")
-        }
-        let extractor = try FeatureExtractor(model: network, stage: layer)
+        let (network, preprocessing) = try loadNetwork()
+        let extractor = try FeatureExtractor(model: network, stage: layer,
+                                             pooling: pooling == .none ? nil : GlobalPooling(rawValue: pooling.rawValue))
         let folder = try ImageFolder(data, decoder: decoding.decoder)
         let loader = BatchLoader(source: folder, batchSize: 32, imageSize: (preprocessing.inputSize[0], preprocessing.inputSize[1]),
                                  mean: preprocessing.mean, std: preprocessing.std, channelOrder: preprocessing.channelOrder, shuffle: false)
-        let (features, labels) = extractor.extract(loader)
+        let (features, labels, indices) = extractor.extract(loader)
         try HDF5File.write(atomicallyTo: out) { file in
             try file.write(features, at: "features")
-            try file.write(Tensor(labels.map(Float.init)), at: "labels")
+            try file.write(labels.map(Int32.init), at: "labels")
+            try file.writeStrings(indices.map(folder.relativePath(at:)), at: "paths")
             try file.writeStrings(folder.classNames, name: "class_names")
             try file.writeStrings([layer], name: "layer", scalar: true)
+            try file.writeStrings([pooling.rawValue], name: "pooling", scalar: true)
+            try file.writeNumbers(preprocessing.inputSize.map(Float.init), name: "input_size", integer: true)
+            try file.writeStrings([preprocessing.channelOrder], name: "channel_order", scalar: true)
+            try file.writeNumbers(preprocessing.mean, name: "mean")
+            try file.writeNumbers(preprocessing.std, name: "std")
+            try file.writeStrings([WeightFile.contentHash(of: network)], name: "weights_content_hash", scalar: true)
         }
         print("wrote \(out): features \(features.shape) from \(layer), \(labels.count) images, \(folder.classNames.count) classes")
-        for (path, reason) in loader.failures.prefix(5) { warn("warning: skipped \(path): \(reason)") }
+        for (path, reason) in loader.failures { warn("warning: skipped \(path): \(reason)") }
+    }
+
+    private func loadNetwork() throws -> (any ZooModel, Preprocessing) {
+        if let model {
+            let trained = try TrainedModel(contentsOf: model)
+            return (trained.model, trained.preprocessing)
+        }
+        guard let base else { throw ValidationError("pass --base NAME (with --weights) or --model FILE") }
+        let entry = try Architectures.entry(base)
+        var config = entry.configuration(nil)
+        if let size, case var .resnet(c) = config {
+            c.input = [size, size, c.input[2]]
+            config = .resnet(c)
+        }
+        Random.seed(0)
+        let network = config.build()
+        if let weights { try WeightFile.load(weights, into: network, options: LoadOptions(skipHead: true)) }
+        var p = entry.preprocessing
+        if let size { p.inputSize = [size, size, p.inputSize[2]] }
+        return (network, p)
     }
 }

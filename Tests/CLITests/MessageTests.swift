@@ -1,6 +1,6 @@
 import Foundation
 import TestSupport
-import Vision
+import Transfer
 import XCTest
 
 /// Bad input on the command line: errors on standard error that name the file and the fix,

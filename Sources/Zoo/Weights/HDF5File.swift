@@ -207,6 +207,67 @@ public final class HDF5File {
         guard status >= 0 else { throw HDF5Error.failed(path: path, operation: "write dataset \(object)") }
     }
 
+    /// Writes `values` as an int32 dataset at `object`.
+    public func write(_ values: [Int32], at object: String) throws {
+        var dims = [hsize_t(values.count)]
+        let space = H5Screate_simple(1, &dims, nil)
+        defer { H5Sclose(space) }
+        let ds = H5Dcreate2(id, object, graft_H5T_NATIVE_INT32(), space, graft_H5P_DEFAULT(), graft_H5P_DEFAULT(), graft_H5P_DEFAULT())
+        guard ds >= 0 else { throw HDF5Error.failed(path: path, operation: "create dataset \(object)") }
+        defer { H5Dclose(ds) }
+        let status = values.withUnsafeBufferPointer {
+            H5Dwrite(ds, graft_H5T_NATIVE_INT32(), graft_H5S_ALL(), graft_H5S_ALL(), graft_H5P_DEFAULT(), $0.baseAddress)
+        }
+        guard status >= 0 else { throw HDF5Error.failed(path: path, operation: "write dataset \(object)") }
+    }
+
+    /// Writes `values` as a dataset of fixed-length UTF-8 strings (NUL-padded; h5py reads
+    /// them as bytes: `f["paths"].asstr()[...]`).
+    public func writeStrings(_ values: [String], at object: String) throws {
+        let size = max(1, values.map { $0.utf8.count }.max() ?? 1)
+        let type = H5Tcopy(graft_H5T_C_S1())
+        defer { H5Tclose(type) }
+        H5Tset_size(type, size)
+        H5Tset_strpad(type, H5T_STR_NULLPAD)
+        H5Tset_cset(type, H5T_CSET_UTF8)
+        var dims = [hsize_t(values.count)]
+        let space = H5Screate_simple(1, &dims, nil)
+        defer { H5Sclose(space) }
+        var bytes = [UInt8](repeating: 0, count: max(1, values.count * size))
+        for (i, v) in values.enumerated() { bytes.replaceSubrange((i * size)..<(i * size + v.utf8.count), with: v.utf8) }
+        let ds = H5Dcreate2(id, object, type, space, graft_H5P_DEFAULT(), graft_H5P_DEFAULT(), graft_H5P_DEFAULT())
+        guard ds >= 0 else { throw HDF5Error.failed(path: path, operation: "create dataset \(object)") }
+        defer { H5Dclose(ds) }
+        guard H5Dwrite(ds, type, graft_H5S_ALL(), graft_H5S_ALL(), graft_H5P_DEFAULT(), &bytes) >= 0 else {
+            throw HDF5Error.failed(path: path, operation: "write dataset \(object)")
+        }
+    }
+
+    /// Reads a dataset of strings (fixed- or variable-length).
+    public func readStringDataset(_ object: String) throws -> [String] {
+        guard isDataset(object) else { throw HDF5Error.missing(path: path, object: "dataset \(object)") }
+        let ds = H5Dopen2(id, object, graft_H5P_DEFAULT())
+        guard ds >= 0 else { throw HDF5Error.missing(path: path, object: "dataset \(object)") }
+        defer { H5Dclose(ds) }
+        let type = H5Dget_type(ds)
+        defer { H5Tclose(type) }
+        guard H5Tget_class(type) == H5T_STRING, H5Tis_variable_str(type) <= 0 else {
+            throw HDF5Error.unsupported(path: path, object: object, reason: "is not a fixed-length string dataset")
+        }
+        let space = H5Dget_space(ds)
+        defer { H5Sclose(space) }
+        let count = Int(H5Sget_simple_extent_npoints(space))
+        let size = H5Tget_size(type)
+        guard count >= 0, count <= 1 << 28, size <= 1 << 16 else {
+            throw HDF5Error.unsupported(path: path, object: object, reason: "is too large to be a list of names")
+        }
+        var bytes = [UInt8](repeating: 0, count: max(1, count * size))
+        guard H5Dread(ds, type, graft_H5S_ALL(), graft_H5S_ALL(), graft_H5P_DEFAULT(), &bytes) >= 0 else {
+            throw HDF5Error.failed(path: path, operation: "read dataset \(object)")
+        }
+        return (0..<count).map { i in String(decoding: bytes[(i * size)..<((i + 1) * size)].prefix { $0 != 0 }, as: UTF8.self) }
+    }
+
     // MARK: Attributes
 
     public func hasAttribute(_ name: String, on object: String = "/") -> Bool {

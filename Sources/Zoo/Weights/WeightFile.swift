@@ -186,6 +186,21 @@ public enum WeightFile {
         try file.writeStrings([hash.value], name: "graft_content_hash", scalar: true)
     }
 
+    /// The content hash a weight file of `model` would carry (`graft_content_hash`): the same
+    /// weights give the same hash, whatever file they came from.
+    public static func contentHash(of model: any ZooModel) -> String {
+        var hash = ContentHash()
+        for layer in model.weightLayers() {
+            for entry in layer.entries {
+                switch entry.slot {
+                case let .parameter(p): hash.add(layer: layer.layerName, weight: entry.name, p.value)
+                case let .buffer(b): hash.add(layer: layer.layerName, weight: entry.name, b.value)
+                }
+            }
+        }
+        return hash.value
+    }
+
     /// Reads `path` and loads it into `model`.
     @discardableResult
     public static func load(_ path: String, into model: any ZooModel, options: LoadOptions = LoadOptions()) throws -> LoadReport {
