@@ -5,10 +5,9 @@
 //               Transfer -> Vision -> CPNG, CTurboJPEG;  Zoo -> CHDF5;  Optimizers -> Layers
 import PackageDescription
 
-/// Numeric code is unusable at -Onone (50-100x slower loops), so the compute modules are
-/// optimised even in debug builds; tests stay debuggable everywhere else.
-let optimisedInDebug: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
-
+// No unsafe flags anywhere: SwiftPM refuses them in packages that others depend on by
+// version. Debug builds compile Swift at -Onone, so the element-by-element hot loops live
+// in C (CGraftKernels) or run on oneDNN; heavy work belongs in `-c release` builds.
 let package = Package(
     name: "Graft",
     platforms: [.macOS(.v14)],
@@ -27,12 +26,14 @@ let package = Package(
         .systemLibrary(name: "CTurboJPEG", path: "Sources/CTurboJPEG", pkgConfig: "libturbojpeg"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
 
-        .target(name: "Engine", dependencies: ["CDNNL"], swiftSettings: optimisedInDebug),
-        .target(name: "Layers", dependencies: ["Engine"], swiftSettings: optimisedInDebug),
-        .target(name: "Optimizers", dependencies: ["Layers"], swiftSettings: optimisedInDebug),
-        .target(name: "Vision", dependencies: ["Engine", "CPNG", "CTurboJPEG", "CZlib"], swiftSettings: optimisedInDebug),
-        .target(name: "Zoo", dependencies: ["Layers", "CHDF5"], swiftSettings: optimisedInDebug),
-        .target(name: "Transfer", dependencies: ["Zoo", "Vision", "Optimizers"], swiftSettings: optimisedInDebug),
+        // Graft's hot loops in C (debug builds of dependencies are -Onone Swift, see the header).
+        .target(name: "CGraftKernels"),
+        .target(name: "Engine", dependencies: ["CDNNL", "CGraftKernels"]),
+        .target(name: "Layers", dependencies: ["Engine"]),
+        .target(name: "Optimizers", dependencies: ["Layers"]),
+        .target(name: "Vision", dependencies: ["Engine", "CPNG", "CTurboJPEG", "CZlib"]),
+        .target(name: "Zoo", dependencies: ["Layers", "CHDF5"]),
+        .target(name: "Transfer", dependencies: ["Zoo", "Vision", "Optimizers"]),
         .target(name: "Graft", dependencies: ["Engine", "Layers", "Optimizers", "Vision", "Zoo", "Transfer"]),
         .executableTarget(name: "finetune", dependencies: [
             "Graft", .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -46,13 +47,10 @@ let package = Package(
         .executableTarget(name: "LoaderBenchmark", dependencies: ["Vision"], path: "Examples/LoaderBenchmark"),
 
         // Fixture loading and gradient checks shared by the test targets.
-        .target(name: "TestSupport", dependencies: ["Engine"], path: "Tests/TestSupport", swiftSettings: optimisedInDebug),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "TestSupport"], exclude: ["Fixtures"],
-                    swiftSettings: optimisedInDebug),
-        .testTarget(name: "LayersTests", dependencies: ["Layers", "TestSupport"], exclude: ["Fixtures"],
-                    swiftSettings: optimisedInDebug),
-        .testTarget(name: "OptimizersTests", dependencies: ["Optimizers", "TestSupport"], exclude: ["Fixtures"],
-                    swiftSettings: optimisedInDebug),
+        .target(name: "TestSupport", dependencies: ["Engine"], path: "Tests/TestSupport"),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "LayersTests", dependencies: ["Layers", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "OptimizersTests", dependencies: ["Optimizers", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "VisionTests", dependencies: ["Vision", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "TransferTests", dependencies: ["Transfer", "TestSupport"]),
         .testTarget(name: "ZooTests", dependencies: ["Zoo", "TestSupport"], exclude: ["Fixtures"]),

@@ -1,3 +1,4 @@
+import CGraftKernels
 import Foundation
 
 /// The one random number generator behind every random choice in Graft.
@@ -8,8 +9,9 @@ import Foundation
 /// produces the same sequence on every machine. `split()` derives an independent stream
 /// (for a loader thread or an augmentation) without disturbing reproducibility.
 public struct RandomGenerator: RandomNumberGenerator, Sendable {
-    private var state: (UInt64, UInt64, UInt64, UInt64)
-    private var spareNormal: Float?
+    /// The xoshiro256** state and the spare normal; the bulk fills run in C
+    /// (CGraftKernels), which keeps debug builds fast and gives the same values.
+    fileprivate var raw = graft_rng()
 
     public init(seed: UInt64) {
         var sm = seed
@@ -20,22 +22,10 @@ public struct RandomGenerator: RandomNumberGenerator, Sendable {
             z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
             return z ^ (z >> 31)
         }
-        state = (splitMix(), splitMix(), splitMix(), splitMix())
+        raw.s = (splitMix(), splitMix(), splitMix(), splitMix())
     }
 
-    public mutating func next() -> UInt64 {
-        let result = rotl(state.1 &* 5, 7) &* 9
-        let t = state.1 << 17
-        state.2 ^= state.0
-        state.3 ^= state.1
-        state.1 ^= state.2
-        state.0 ^= state.3
-        state.2 ^= t
-        state.3 = rotl(state.3, 45)
-        return result
-    }
-
-    @inline(__always) private func rotl(_ x: UInt64, _ k: UInt64) -> UInt64 { (x << k) | (x >> (64 - k)) }
+    public mutating func next() -> UInt64 { graft_rng_next(&raw) }
 
     /// A uniform float in [0, 1).
     public mutating func nextUniform() -> Float {
@@ -43,17 +33,12 @@ public struct RandomGenerator: RandomNumberGenerator, Sendable {
     }
 
     /// A standard normal float (Box–Muller).
+    /// `radius·cos(2πu2)` with `radius = √(−2 ln u1)`, `u1 ∈ (0, 1]`; the pair's
+    /// `radius·sin(2πu2)` is kept for the next call.
     public mutating func nextNormal() -> Float {
-        if let spare = spareNormal {
-            spareNormal = nil
-            return spare
-        }
-        // u1 in (0, 1] so that log(u1) is finite.
-        let u1 = 1 - Double(next() >> 11) * (1.0 / 9_007_199_254_740_992.0)
-        let u2 = Double(next() >> 11) * (1.0 / 9_007_199_254_740_992.0)
-        let radius = (-2 * Foundation.log(u1)).squareRoot()
-        spareNormal = Float(radius * sin(2 * .pi * u2))
-        return Float(radius * cos(2 * .pi * u2))
+        var value: Float = 0
+        graft_fill_normal(&raw, &value, 1, 0, 1)
+        return value
     }
 
     /// A uniform integer in `0..<bound` (Lemire's multiply-shift with rejection: unbiased).
@@ -94,25 +79,19 @@ extension Tensor {
     /// Independent draws from N(mean, std²).
     public static func randomNormal(_ shape: [Int], mean: Float = 0, std: Float = 1,
                                     using rng: inout RandomGenerator) -> Tensor {
-        Tensor(shape: shape) { buffer in
-            for i in buffer.indices { buffer[i] = mean + std * rng.nextNormal() }
-        }
+        Tensor(shape: shape) { graft_fill_normal(&rng.raw, $0.baseAddress, $0.count, mean, std) }
     }
 
     /// Independent draws from U[low, high).
     public static func randomUniform(_ shape: [Int], low: Float = 0, high: Float = 1,
                                      using rng: inout RandomGenerator) -> Tensor {
-        Tensor(shape: shape) { buffer in
-            for i in buffer.indices { buffer[i] = low + (high - low) * rng.nextUniform() }
-        }
+        Tensor(shape: shape) { graft_fill_uniform(&rng.raw, $0.baseAddress, $0.count, low, high) }
     }
 
     /// Independent Bernoulli draws: 1 with probability `p`, else 0.
     public static func randomBernoulli(_ shape: [Int], p: Float, using rng: inout RandomGenerator) -> Tensor {
         ensure(p >= 0 && p <= 1, "randomBernoulli: probability \(p) is outside [0, 1]")
-        return Tensor(shape: shape) { buffer in
-            for i in buffer.indices { buffer[i] = rng.nextUniform() < p ? 1 : 0 }
-        }
+        return Tensor(shape: shape) { graft_fill_bernoulli(&rng.raw, $0.baseAddress, $0.count, p) }
     }
 }
 

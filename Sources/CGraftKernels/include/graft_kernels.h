@@ -1,0 +1,31 @@
+// Graft's own hot loops, in C: SwiftPM compiles a dependency's Swift at -Onone in debug
+// builds (and allows no flags to change that for packages used by version), where
+// element-by-element Swift loops run 20-50x slower than optimised; C at -O0 stays within a
+// few times of optimised. Each function states the Swift code it must match bit for bit.
+#ifndef GRAFT_KERNELS_H
+#define GRAFT_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/// xoshiro256** state and the spare normal of the Box-Muller pair (RandomGenerator).
+typedef struct {
+    uint64_t s[4];
+    float spare;
+    int has_spare;
+} graft_rng;
+
+/// The next 64-bit draw (RandomGenerator.next).
+uint64_t graft_rng_next(graft_rng *rng);
+
+/// out[i] = low + (high - low) * u, u = (next >> 40) * 2^-24 (RandomGenerator.nextUniform).
+void graft_fill_uniform(graft_rng *rng, float *out, size_t count, float low, float high);
+
+/// out[i] = mean + std * z with z from Box-Muller, both results of each pair used in order
+/// cos, sin, the spare carried across calls (RandomGenerator.nextNormal).
+void graft_fill_normal(graft_rng *rng, float *out, size_t count, float mean, float std);
+
+/// out[i] = 1 when u < p, else 0 (Tensor.randomBernoulli).
+void graft_fill_bernoulli(graft_rng *rng, float *out, size_t count, float p);
+
+#endif
