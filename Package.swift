@@ -43,8 +43,8 @@ let package = Package(
         .executableTarget(name: "TrainMLP", dependencies: ["Graft"], path: "Examples/TrainMLP"),
         .executableTarget(name: "EngineBenchmarks", dependencies: ["Graft"], path: "Examples/EngineBenchmarks"),
         .executableTarget(name: "LeNetFashionMNIST", dependencies: ["Graft"], path: "Examples/LeNetFashionMNIST"),
-        .executableTarget(name: "DecodeCheck", dependencies: ["Vision"], path: "Examples/DecodeCheck"),
-        .executableTarget(name: "LoaderBenchmark", dependencies: ["Vision"], path: "Examples/LoaderBenchmark"),
+        .executableTarget(name: "DecodeCheck", dependencies: ["Engine", "Vision"], path: "Examples/DecodeCheck"),
+        .executableTarget(name: "LoaderBenchmark", dependencies: ["Engine", "Vision"], path: "Examples/LoaderBenchmark"),
 
         // Fixture loading and gradient checks shared by the test targets.
         .target(name: "TestSupport", dependencies: ["Engine"], path: "Tests/TestSupport"),

@@ -4,6 +4,7 @@
 //   apt-get install openclipart-png
 //   swift run -c release DecodeCheck [FOLDER] [--max-pixels N]
 import Foundation
+import Engine
 import Vision
 
 var arguments = Array(CommandLine.arguments.dropFirst())

@@ -3,6 +3,7 @@
 //
 //   swift run -c release LoaderBenchmark [--images 512] [--source 256]
 import Foundation
+import Engine
 import Vision
 
 let arguments = CommandLine.arguments

@@ -1,3 +1,4 @@
+import Engine
 /// ReLU: `max(x, 0)`.
 public final class ReLU: Module {
     public override init() {}

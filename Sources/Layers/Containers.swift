@@ -1,3 +1,4 @@
+import Engine
 /// Layers applied in order. Children are named "0", "1", … (PyTorch's `nn.Sequential`) or
 /// by the names given to `init(named:)` (`block1.conv1`, as Keras names layers).
 public final class Sequential: Module {

@@ -1,3 +1,4 @@
+import Engine
 /// 2-D convolution on NHWC input `[n, h, w, in]` with an HWIO kernel
 /// `[kh, kw, in / groups, out]` and optional bias `[out]`; output `[n, oh, ow, out]` with
 /// `oh = floor((h + padTop + padBottom - dilation·(kh - 1) - 1) / stride) + 1` (and `.same`

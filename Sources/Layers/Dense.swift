@@ -1,3 +1,4 @@
+import Engine
 /// A fully connected layer: `y = x · weight + bias`, `x: [n, in]`, `weight: [in, out]`
 /// (Keras layout), `bias: [out]`. Default initialisation: Glorot uniform kernel, zero bias
 /// (Keras's defaults).

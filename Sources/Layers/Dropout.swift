@@ -1,3 +1,4 @@
+import Engine
 /// Inverted dropout (Srivastava et al., 2014): in training mode each element is zeroed with
 /// probability `rate` and the survivors scaled by `1 / (1 - rate)`; in inference mode it is
 /// the identity. Masks come from the layer's own generator, split from the global seed.

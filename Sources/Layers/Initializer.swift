@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 
 /// Weight initialisers, with the fan conventions of PyTorch's `torch.nn.init`.

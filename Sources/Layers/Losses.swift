@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 
 /// Errors from losses: labels or targets that do not fit the predictions.

@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 
 /// The base class of every layer and model (a reference type, as MLX Swift's `Module`).

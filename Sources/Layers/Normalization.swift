@@ -1,3 +1,4 @@
+import Engine
 /// Batch normalisation (Ioffe & Szegedy, 2015) over the last (channel) axis of `[n, c]`
 /// (BatchNorm1d) or NHWC `[n, h, w, c]` (BatchNorm2d).
 ///

@@ -1,4 +1,4 @@
-@_exported import Engine
+import Engine
 
 /// A trainable tensor of a module: its value, its gradient after `backward()`, and whether
 /// it is trainable. Layers use `variable` (an autodiff leaf) in their forward pass; freezing

@@ -1,3 +1,4 @@
+import Engine
 /// Max or average pooling over NHWC windows (`MaxPool2D`, `AvgPool2D`).
 public class Pool2D: Module {
     public let kind: Pool2DGeometry.Kind

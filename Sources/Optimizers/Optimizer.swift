@@ -1,4 +1,6 @@
+import Engine
 import Foundation
+import Layers
 
 /// Parameters that share a learning rate, weight decay and penalty: discriminative learning
 /// rates for fine-tuning give the backbone a smaller rate than the new head.

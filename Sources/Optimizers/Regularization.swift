@@ -1,3 +1,5 @@
+import Engine
+import Layers
 /// Weight penalties added to the loss (the lecture notes' "weight decay" as an explicit
 /// term): `l1·Σ|w| + l2·Σw²` (Keras's convention: no ½ factor).
 public enum Regularizer: Sendable {

@@ -1,4 +1,6 @@
+import Engine
 import Foundation
+import Layers
 
 /// Stochastic gradient descent with optional momentum (Polyak, 1964), dampening and
 /// Nesterov momentum (Sutskever et al., 2013), as `torch.optim.SGD`:

@@ -1,4 +1,6 @@
+import Engine
 import Foundation
+import Layers
 
 /// A learning-rate schedule as a factor of the base rate after `step` optimiser steps
 /// (`lr = base · factor(step)`), the form of PyTorch's `lr_scheduler`s.

@@ -1,4 +1,5 @@
-@_exported import Layers
+import Engine
+import Layers
 
 /// What one optimiser step knows besides the gradient.
 public struct StepContext: Sendable {

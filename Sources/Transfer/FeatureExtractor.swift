@@ -1,4 +1,9 @@
+import Engine
 import Foundation
+import Layers
+import Optimizers
+import Vision
+import Zoo
 
 /// Features of a model's stage for a batch of images: the library call behind
 /// `finetune extract`. Feature maps are pooled to vectors (global average by default) so

@@ -1,4 +1,9 @@
+import Engine
 import Foundation
+import Layers
+import Optimizers
+import Vision
+import Zoo
 
 /// Everything `finetune --base NAME --freeze N` needs; the command line only fills this in.
 public struct FineTuneOptions: Sendable {

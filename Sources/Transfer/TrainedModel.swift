@@ -1,4 +1,9 @@
+import Engine
 import Foundation
+import Layers
+import Optimizers
+import Vision
+import Zoo
 
 /// A model file from a run (or any Graft weight file) with what it needs to classify
 /// images: its preprocessing and class names.

@@ -1,7 +1,9 @@
-@_exported import Optimizers
-@_exported import Vision
-@_exported import Zoo
+import Engine
 import Foundation
+import Layers
+import Optimizers
+import Vision
+import Zoo
 
 /// One epoch's figures, as written to a run's JSON-lines log.
 public struct EpochRecord: Codable, Equatable, Sendable {

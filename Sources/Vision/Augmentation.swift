@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 
 /// What one op drew for one image. Replaying the steps of an image reproduces it exactly.

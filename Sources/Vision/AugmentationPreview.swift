@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 
 /// A picture of what a pipeline does: one row per source image, the original first and

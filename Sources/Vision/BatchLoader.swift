@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 
 /// A batch ready for a model: NHWC images, their labels, and their dataset indices.

@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 
 /// Batch-level augmentations that mix pairs of examples and their labels: mixup (Zhang et

@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 
 /// A labelled collection of images that the loader reads by index.

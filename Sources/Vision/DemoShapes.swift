@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 
 /// The embedded demo dataset: small RGB images of circles, squares and triangles on noisy

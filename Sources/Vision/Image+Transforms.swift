@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 
 // Deterministic geometric and colour transforms of images (the augmentation ops build on these).

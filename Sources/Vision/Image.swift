@@ -1,4 +1,4 @@
-@_exported import Engine
+import Engine
 import Foundation
 
 /// An image in memory: `height x width x channels` (HWC) floats in [0, 1], one channel

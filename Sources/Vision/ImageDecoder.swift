@@ -1,5 +1,6 @@
 import CPNG
 import CTurboJPEG
+import Engine
 import Foundation
 
 /// Decodes PNG (libpng's full API) and JPEG (TurboJPEG) by their content, whatever the

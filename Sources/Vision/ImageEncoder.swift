@@ -1,4 +1,5 @@
 import CPNG
+import Engine
 import Foundation
 
 /// PNG encoding through libpng's simplified API.

@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 
 /// An augmentation pipeline: ops applied in order, each with its own probability, every

@@ -1,3 +1,5 @@
+import Engine
+import Layers
 /// AlexNet (Krizhevsky et al., 2012), torchvision's single-tower variant: five convolution
 /// stages (`conv1` … `conv5`, ReLU, max pooling after 1, 2 and 5), `fc1`, `fc2` (dropout 0.5
 /// in training) and the `classifier`. Input 224x224x3 with the top; 61,100,840 parameters

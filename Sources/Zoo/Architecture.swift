@@ -1,4 +1,6 @@
+import Engine
 import Foundation
+import Layers
 
 /// What every zoo model offers for transfer learning: its stages in order (what
 /// `--freeze N` counts), its head, its configuration (stored in weight files) and the

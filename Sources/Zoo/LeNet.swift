@@ -1,4 +1,5 @@
-@_exported import Layers
+import Engine
+import Layers
 
 /// LeNet-5 (LeCun et al., 1998) as in the lecture notes' table: input 32x32x1 (NHWC),
 /// 61,706 parameters, ReLU and max pooling.

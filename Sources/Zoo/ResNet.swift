@@ -1,3 +1,5 @@
+import Engine
+import Layers
 /// ResNet (He et al., 2016) from a depth table, as torchvision's resnet.py and
 /// keras.applications' resnet.py.
 ///

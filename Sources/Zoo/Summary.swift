@@ -1,3 +1,5 @@
+import Engine
+import Layers
 /// The per-layer table `finetune summary` prints, in the style of the lecture notes' tables
 /// (torchsummary's): every leaf layer's output shape (NHWC, batch as -1) and parameter count,
 /// the stage it belongs to, and totals. BatchNorm running statistics are buffers, not

@@ -1,3 +1,5 @@
+import Engine
+import Layers
 /// VGG (Simonyan & Zisserman, 2015), built from one configuration table.
 ///
 /// Each block is a run of 3x3 'same' convolutions (with bias; optionally each followed by

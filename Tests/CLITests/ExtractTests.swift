@@ -1,7 +1,11 @@
+import Engine
 import Foundation
+import Layers
 import TestSupport
 import Transfer
+import Vision
 import XCTest
+import Zoo
 
 /// `finetune extract`: each row's path (relative to --data) and integer label line up with the
 /// folder and with the row's features; undecodable images are left out without shifting rows.

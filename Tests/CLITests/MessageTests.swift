@@ -1,7 +1,11 @@
+import Engine
 import Foundation
+import Layers
 import TestSupport
 import Transfer
+import Vision
 import XCTest
+import Zoo
 
 /// Bad input on the command line: errors on standard error that name the file and the fix,
 /// non-zero exits, results for the inputs that worked.

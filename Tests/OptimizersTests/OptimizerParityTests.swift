@@ -1,4 +1,6 @@
+import Engine
 import Foundation
+import Layers
 import Optimizers
 import TestSupport
 import XCTest

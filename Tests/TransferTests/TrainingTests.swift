@@ -1,7 +1,12 @@
+import Engine
 import Foundation
+import Layers
+import Optimizers
 import TestSupport
 import Transfer
+import Vision
 import XCTest
+import Zoo
 
 final class TrainingTests: XCTestCase {
     private func setup(seed: UInt64 = 0, lr: Float = 0.01) -> (LeNet5, Trainer, BatchLoader, BatchLoader) {

@@ -1,3 +1,5 @@
+import Engine
+import Layers
 import XCTest
 import Zoo
 

@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import Layers
 
 /// One HDF5 layer of a model: the module that owns the weights and its tensors, with their
 /// Keras names (`kernel`, `bias`, `gamma`, `beta`, `moving_mean`, `moving_variance`).
