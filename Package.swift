@@ -40,6 +40,9 @@ let package = Package(
         ]),
 
         // Examples and benchmarks: run with `swift run -c release NAME`.
+        // The README's library example, verbatim (scripts/check_dependency.sh builds it in a
+        // package of its own that depends on a tagged Graft).
+        .executableTarget(name: "LibraryExample", dependencies: ["Graft"], path: "Examples/LibraryExample"),
         .executableTarget(name: "TrainMLP", dependencies: ["Graft"], path: "Examples/TrainMLP"),
         .executableTarget(name: "EngineBenchmarks", dependencies: ["Graft"], path: "Examples/EngineBenchmarks"),
         .executableTarget(name: "LeNetFashionMNIST", dependencies: ["Graft"], path: "Examples/LeNetFashionMNIST"),
@@ -56,7 +59,7 @@ let package = Package(
         .testTarget(name: "ZooTests", dependencies: ["Zoo", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CHDF5", "CPNG", "CTurboJPEG"]),
         // Runs the built `finetune` binary: exit codes and messages of the command line.
-        .testTarget(name: "CLITests", dependencies: ["finetune", "Transfer", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["finetune", "LibraryExample", "Transfer", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -138,7 +138,7 @@ public enum FineTune {
         }
 
         // The model, sized to the classes and the input.
-        let configuration = sized(entry.configuration(images.classNames.count), to: size)
+        let configuration = entry.configuration(images.classNames.count).sized(to: size)
         if let problem = configuration.problem { throw FineTuneError.invalidSize(architecture: entry.name, size: size, problem: problem) }
         let model = configuration.build()
         if let weights = options.weights {
@@ -250,15 +250,6 @@ public enum FineTune {
 
     static func recipe(_ o: FineTuneOptions) -> String {
         "Adam lr \(o.learningRate) cosine, batch \(o.batchSize), \(o.epochs) epochs, patience \(o.patience), pipeline \(o.pipeline), seed \(o.seed)"
-    }
-
-    /// The architecture's configuration at `size` x `size` input.
-    static func sized(_ configuration: ModelConfiguration, to size: Int) -> ModelConfiguration {
-        switch configuration {
-        case var .resnet(c): c.input = [size, size, c.input[2]]; return .resnet(c)
-        case var .vgg(c): c.input = [size, size, c.input[2]]; return .vgg(c)
-        default: return configuration
-        }
     }
 
     static func makeRunFolder(_ root: String, name: String) throws -> String {

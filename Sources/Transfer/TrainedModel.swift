@@ -31,6 +31,27 @@ public struct TrainedModel {
         classNames = metadata.classNames.isEmpty ? (0..<outputs).map { "class \($0)" } : metadata.classNames
     }
 
+    /// A zoo architecture by name (`finetune zoo list`), freshly initialised from `seed`, at
+    /// `inputSize` x `inputSize` pixels where the architecture allows (ResNet, VGG), with
+    /// `classes` outputs (default: the architecture's) and its default preprocessing.
+    public init(architecture name: String, inputSize: Int? = nil, classes: Int? = nil, seed: UInt64 = 0) throws {
+        let entry = try Architectures.entry(name)
+        var configuration = entry.configuration(classes)
+        if let inputSize { configuration = configuration.sized(to: inputSize) }
+        if let problem = configuration.problem {
+            throw ZooError.invalidConfiguration(architecture: entry.name, problem: problem)
+        }
+        Random.seed(seed)
+        model = configuration.build()
+        var preprocessing = entry.preprocessing
+        preprocessing.inputSize = configuration.inputSize
+        self.preprocessing = preprocessing
+        metadata = WeightMetadata(architecture: entry.name, configuration: configuration, preprocessing: preprocessing,
+                                  provenance: #"{"source": "random initialisation", "seed": \#(seed)}"#)
+        let outputs = model.predict(.zeros([1] + preprocessing.inputSize)).shape.last ?? 0
+        classNames = (0..<outputs).map { "class \($0)" }
+    }
+
     /// Class probabilities for each image (resized to the model's input).
     public func probabilities(_ images: [Image]) -> [[Float]] {
         let (h, w) = (preprocessing.inputSize[0], preprocessing.inputSize[1])

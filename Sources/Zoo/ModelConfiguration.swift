@@ -107,3 +107,20 @@ public enum ModelConfiguration: Codable, Equatable, Sendable {
 
 /// How the head ends when the original top is left off.
 public enum GlobalPooling: String, Codable, Sendable { case avg, max }
+
+extension ModelConfiguration {
+    /// The configuration at `size` x `size` input, for the architectures whose weights do not
+    /// depend on it (ResNet, VGG); the others (LeNet, AlexNet) keep their fixed input.
+    public func sized(to size: Int) -> ModelConfiguration {
+        switch self {
+        case var .resnet(c):
+            c.input = [size, size, c.input[2]]
+            return .resnet(c)
+        case var .vgg(c):
+            c.input = [size, size, c.input[2]]
+            return .vgg(c)
+        default:
+            return self
+        }
+    }
+}

@@ -53,11 +53,14 @@ public enum Architectures {
 
 public enum ZooError: Error, CustomStringConvertible {
     case unknownArchitecture(String, known: [String])
+    case invalidConfiguration(architecture: String, problem: String)
 
     public var description: String {
         switch self {
         case let .unknownArchitecture(name, known):
             return "unknown architecture '\(name)'; the zoo has: \(known.joined(separator: ", ")) (aliases: lenet, vgg, resnet)"
+        case let .invalidConfiguration(architecture, problem):
+            return "\(architecture): \(problem)"
         }
     }
 }

@@ -1,0 +1,42 @@
+import Foundation
+import TestSupport
+import Vision
+import XCTest
+
+/// The README's library example is `Examples/LibraryExample/main.swift`, byte for byte, and
+/// the built example runs on a folder of images.
+final class LibraryExampleTests: XCTestCase {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+
+    func testReadmeShowsTheExampleVerbatim() throws {
+        let readme = try String(contentsOf: Self.root.appendingPathComponent("README.md"), encoding: .utf8)
+        let example = try String(contentsOf: Self.root.appendingPathComponent("Examples/LibraryExample/main.swift"), encoding: .utf8)
+        guard let start = readme.range(of: "<!-- library-example -->\n```swift\n"),
+              let end = readme.range(of: "```\n<!-- /library-example -->", range: start.upperBound..<readme.endIndex)
+        else { return XCTFail("README.md has no library-example block") }
+        XCTAssertEqual(String(readme[start.upperBound..<end.lowerBound]), example)
+    }
+
+    func testTheExampleRunsOnAFolder() throws {
+        let temporary = try TemporaryDirectory("library-example")
+        defer { temporary.remove() }
+        for name in ["cats", "dogs"] {
+            try FileManager.default.createDirectory(atPath: temporary.path("photos/\(name)"), withIntermediateDirectories: true)
+            for i in 0..<2 {
+                let image = Image.generate(width: 40, height: 30, channels: 3) { y, x, c in Float((x + y + c * i) % 11) / 11 }
+                try image.writePNG(to: temporary.path("photos/\(name)/\(i).png"))
+            }
+        }
+        let process = Process()
+        process.executableURL = FinetuneBinary.url.deletingLastPathComponent().appendingPathComponent("LibraryExample")
+        process.currentDirectoryURL = temporary.url
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        let output = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0)
+        XCTAssertEqual(output, "stage3 features [4, 256] for 4 images of 2 classes\n")
+    }
+}
