@@ -5,13 +5,16 @@
 # verbatim) in debug and in release; each build runs it on a small folder of images and
 # must print the feature shape. SwiftPM refuses unsafe build flags in such a dependency, so
 # this fails if Package.swift ever uses them in a library target.
+#   bash scripts/check_dependency.sh [COMMIT]   (default: HEAD)
 set -euo pipefail
+ref=${1:-HEAD}
 cd "$(dirname "$0")/.."
 repo=$(pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 git clone --quiet "$repo" "$work/graft"
+git -C "$work/graft" checkout --quiet "$ref"
 git -C "$work/graft" -c user.name=check -c user.email=check@localhost tag 0.1.0
 
 mkdir -p "$work/app/Sources/App"

@@ -8,3 +8,5 @@ swift test --skip-build
 # The convolution repeatability test once more on oneDNN's AVX2 kernels (what the 2-core CI
 # machines run), so a machine with AVX-512 also covers them.
 ONEDNN_MAX_CPU_ISA=AVX2 swift test --skip-build --filter ConvolutionRepeatabilityTests
+# Graft as a dependency by version (debug and release builds of the README's library example).
+bash scripts/check_dependency.sh
