@@ -101,12 +101,32 @@ extension Collection where Element == Int {
     public var product: Int { reduce(1, *) }
 }
 
+/// Collects the tensors of a value being encoded (or hands them out while decoding), so
+/// that JSON carries only their shapes and indices and the values travel in binary (HDF5
+/// datasets in checkpoints). Set it as `userInfo[TensorArchive.key]` of the coder.
+public final class TensorArchive: @unchecked Sendable {
+    public static let key = CodingUserInfoKey(rawValue: "graft.tensorArchive")!
+    public var tensors: [Tensor]
+    public init(_ tensors: [Tensor] = []) { self.tensors = tensors }
+}
+
 extension Tensor: Codable {
-    private enum CodingKeys: String, CodingKey { case shape, scalars }
+    private enum CodingKeys: String, CodingKey { case shape, scalars, archived }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        let shape = try c.decode([Int].self, forKey: .shape), scalars = try c.decode([Float].self, forKey: .scalars)
+        let shape = try c.decode([Int].self, forKey: .shape)
+        if let index = try c.decodeIfPresent(Int.self, forKey: .archived) {
+            guard let archive = decoder.userInfo[TensorArchive.key] as? TensorArchive, archive.tensors.indices.contains(index),
+                  archive.tensors[index].shape == shape
+            else {
+                throw DecodingError.dataCorruptedError(forKey: .archived, in: c,
+                    debugDescription: "archived tensor \(index) of shape \(shape) is missing from the archive")
+            }
+            self = archive.tensors[index]
+            return
+        }
+        let scalars = try c.decode([Float].self, forKey: .scalars)
         guard shape.product == scalars.count, shape.allSatisfy({ $0 >= 0 }) else {
             throw DecodingError.dataCorruptedError(forKey: .scalars, in: c,
                 debugDescription: "tensor of shape \(shape) needs \(shape.product) values, found \(scalars.count)")
@@ -117,6 +137,11 @@ extension Tensor: Codable {
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(shape, forKey: .shape)
-        try c.encode(scalars, forKey: .scalars)
+        if let archive = encoder.userInfo[TensorArchive.key] as? TensorArchive {
+            try c.encode(archive.tensors.count, forKey: .archived)
+            archive.tensors.append(self)
+        } else {
+            try c.encode(scalars, forKey: .scalars)
+        }
     }
 }

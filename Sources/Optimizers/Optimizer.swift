@@ -31,6 +31,9 @@ public protocol GradientOptimizer: AnyObject {
     func penalty() -> Variable?
     func stateData() throws -> Data
     func restoreState(_ data: Data) throws
+    /// The state as small JSON plus its tensors (moments), for binary checkpoints.
+    func stateArchive() throws -> (json: Data, tensors: [Tensor])
+    func restoreState(json: Data, tensors: [Tensor]) throws
 }
 
 /// Applies an `UpdateRule` to parameter groups.
@@ -108,10 +111,28 @@ public final class Optimizer<Rule: UpdateRule>: GradientOptimizer {
         try JSONEncoder().encode(Saved(rule: ruleDescription, stepCount: stepCount, learningRateFactor: learningRateFactor, slots: slots))
     }
 
+    public func stateArchive() throws -> (json: Data, tensors: [Tensor]) {
+        let archive = TensorArchive()
+        let encoder = JSONEncoder()
+        encoder.userInfo[TensorArchive.key] = archive
+        let json = try encoder.encode(Saved(rule: ruleDescription, stepCount: stepCount, learningRateFactor: learningRateFactor,
+                                            slots: slots))
+        return (json, archive.tensors)
+    }
+
+    public func restoreState(json: Data, tensors: [Tensor]) throws {
+        let decoder = JSONDecoder()
+        decoder.userInfo[TensorArchive.key] = TensorArchive(tensors)
+        try restore(try decoder.decode(Saved.self, from: json))
+    }
+
     /// Restores `stateData()`; every saved key must belong to a parameter of this optimiser
     /// with the same shape.
     public func restoreState(_ data: Data) throws {
-        let saved = try JSONDecoder().decode(Saved.self, from: data)
+        try restore(try JSONDecoder().decode(Saved.self, from: data))
+    }
+
+    private func restore(_ saved: Saved) throws {
         guard saved.rule == ruleDescription else { throw OptimizerError.differentRule(saved: saved.rule, current: ruleDescription) }
         let parameters = Dictionary(groups.flatMap(\.parameters), uniquingKeysWith: { a, _ in a })
         for (key, slot) in saved.slots.sorted(by: { $0.key < $1.key }) {

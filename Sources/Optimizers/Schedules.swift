@@ -112,4 +112,22 @@ public final class ReduceOnPlateau {
         }
         return current
     }
+
+    /// Everything `observe` changes, for checkpoints (`best` is nil before any observation).
+    public struct State: Codable, Equatable, Sendable {
+        public var current: Float
+        public var best: Float?
+        public var badEpochs: Int
+        public var cooldownLeft: Int
+    }
+
+    public var state: State {
+        get { State(current: current, best: best.isFinite ? best : nil, badEpochs: badEpochs, cooldownLeft: cooldownLeft) }
+        set {
+            current = newValue.current
+            best = newValue.best ?? .infinity
+            badEpochs = newValue.badEpochs
+            cooldownLeft = newValue.cooldownLeft
+        }
+    }
 }

@@ -8,7 +8,7 @@ struct Finetune: ParsableCommand {
         commandName: "finetune",
         abstract: "Fine-tune pretrained image classifiers on a CPU.",
         discussion: "`finetune --base resnet --freeze 3` fine-tunes on the embedded demo dataset; add --data DIR for your own images.",
-        subcommands: [Train.self, Summary.self, ZooCommand.self, Import.self, Augment.self, Extract.self, Evaluate.self, Predict.self],
+        subcommands: [Train.self, Resume.self, Summary.self, ZooCommand.self, Import.self, Augment.self, Extract.self, Evaluate.self, Predict.self],
         defaultSubcommand: Train.self)
 
     static func main() {
@@ -16,47 +16,6 @@ struct Finetune: ParsableCommand {
         // Ctrl-C loses nothing already printed.
         setvbuf(stdout, nil, _IOLBF, 0)
         main(nil)
-    }
-}
-
-struct Train: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Fine-tune a zoo model (the default command).",
-        discussion: "Without --data it trains on the embedded demo dataset (shapes). The run folder gets model.h5, log.jsonl, split.json, augmentation.png/json and summary.txt.")
-
-    @Option(help: "The zoo architecture to fine-tune (see `finetune zoo list`).") var base: String = "resnet"
-    @Option(help: "Freeze the first N stages (0: train everything; 'all': only the new head).") var freeze: String = "0"
-    @Option(help: "An image folder, one sub-folder per class (default: the demo dataset).") var data: String?
-    @Option(help: "Weights to start from (the head is replaced).") var weights: String?
-    @Option(help: "Epochs at most.") var epochs: Int = 10
-    @Option(help: "Stop after this many epochs without a better validation loss.") var patience: Int = 3
-    @Option(name: .customLong("batch-size"), help: "Images per batch.") var batchSize: Int = 32
-    @Option(help: "Adam's learning rate (cosine decay over the run).") var lr: Float = 1e-3
-    @Option(help: "The seed behind every random choice.") var seed: UInt64 = 0
-    @Option(help: "Augmentation pipeline (see README).") var pipeline: String = "hflip,rotate=10,jitter=0.1"
-    @Option(help: "Input size in pixels (default: 32 for the demo, the architecture's otherwise).") var size: Int?
-    @Option(help: "Where run folders go.") var runs: String = "runs"
-    @Flag(name: .customLong("strict-images"), help: "Fail on an unreadable image instead of skipping it.") var strictImages = false
-    @Flag(name: .customLong("balance-classes"), help: "Weigh the loss by class weights computed from the folder counts.") var balanceClasses = false
-    @OptionGroup var decoding: DecodingOptions
-
-    func validate() throws {
-        guard FineTuneOptions.parseFreeze(freeze) != nil else { throw ValidationError("--freeze takes a number of stages or 'all', not '\(freeze)'") }
-        try within("--epochs", epochs, Limits.epochs)
-        try within("--patience", patience, Limits.patience)
-        try within("--batch-size", batchSize, Limits.batchSize)
-        try within("--size", size, Limits.imageSide)
-        guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be a positive number, not \(lr)") }
-    }
-
-    func run() throws {
-        var options = FineTuneOptions(base: base, freeze: FineTuneOptions.parseFreeze(freeze)!)
-        options.data = data; options.weights = weights; options.epochs = epochs; options.patience = patience
-        options.batchSize = batchSize; options.learningRate = lr; options.seed = seed; options.pipeline = pipeline
-        options.imageSize = size; options.runsDirectory = runs; options.strictImages = strictImages
-        options.balanceClasses = balanceClasses
-        options.maxPixels = decoding.maxPixels ?? ImageDecoder.defaultMaxPixels
-        _ = try FineTune.run(options)
     }
 }
 

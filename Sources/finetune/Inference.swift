@@ -14,9 +14,9 @@ struct Evaluate: ParsableCommand {
         guard folder.classNames == trained.classNames else {
             throw ValidationError("the folder's classes (\(folder.classNames.joined(separator: ", "))) differ from the model's (\(trained.classNames.joined(separator: ", ")))")
         }
-        let trainer = Trainer(model: trained.model, optimizer: Optimizer(SGD(), parameters: [], learningRate: 0))
+        if let warning = RunFolder.incompleteWarning(for: model) { warn(warning) }
         let loader = trained.loader(folder)
-        let result = trainer.evaluate(loader)
+        let result = evaluate(trained.model, on: loader)
         print(String(format: "%@ on %@: accuracy %.2f%%, loss %.4f (%d images)", model, data, result.accuracy * 100, result.loss, folder.count))
         print("confusion matrix (rows: true class, columns: predicted):")
         for (name, row) in zip(folder.classNames, result.confusion) {
@@ -42,6 +42,7 @@ struct Predict: ParsableCommand {
 
     func run() throws {
         let trained = try TrainedModel(contentsOf: model)
+        if let warning = RunFolder.incompleteWarning(for: model) { warn(warning) }
         let decoder = decoding.decoder
         var failed = 0
         for path in images {

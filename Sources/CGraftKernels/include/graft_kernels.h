@@ -28,4 +28,13 @@ void graft_fill_normal(graft_rng *rng, float *out, size_t count, float mean, flo
 /// out[i] = 1 when u < p, else 0 (Tensor.randomBernoulli).
 void graft_fill_bernoulli(graft_rng *rng, float *out, size_t count, float p);
 
+/// SIGINT and SIGTERM: the first sets the interrupt count (the training loop polls it and
+/// stops cleanly after the current batch), a second exits at once with status 130. A signal
+/// handler can do little safely, so this lives in C: it only increments a sig_atomic_t and,
+/// the second time, calls _exit.
+void graft_interrupts_install(void);
+/// Signals received since installing (or the last reset).
+int graft_interrupts_count(void);
+void graft_interrupts_reset(void);
+
 #endif

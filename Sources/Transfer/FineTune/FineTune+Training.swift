@@ -1,0 +1,210 @@
+import Engine
+import Foundation
+import Layers
+import Optimizers
+import Vision
+import Zoo
+
+extension FineTune {
+    /// The trainer with the options' recipe and callbacks, in the order they must run:
+    /// interrupts, the schedule, mixing, clipping and the divergence guard around the step;
+    /// two-phase freezing; the update ratios; early stopping (the best epoch); the log, the
+    /// progress display; the checkpoint last.
+    public static func makeTrainer(
+        _ plan: Plan, data: Data, model: Model, loaders: Loaders, runFolder: String,
+        say: @escaping (String) -> Void
+    ) -> Trainer {
+        let options = plan.options
+        let network = model.network
+        let frozen = stagesFrozen(options.freeze, of: plan.stageCount)
+        let optimizer = Recipe.optimizer(options, model: network)
+        let scheduler = Recipe.scheduler(options, stepsPerEpoch: loaders.train.batchesPerEpoch)
+        var callbacks: [TrainingCallback] = [InterruptWatcher(), scheduler]
+        if let alpha = options.mixup {
+            callbacks.append(
+                BatchMixing(.mixup(alpha: alpha), classes: data.images.classNames.count, seed: options.seed))
+        }
+        if let alpha = options.cutmix {
+            callbacks.append(
+                BatchMixing(.cutmix(alpha: alpha), classes: data.images.classNames.count, seed: options.seed))
+        }
+        if let norm = options.clipNorm { callbacks.append(ClipGradients(.globalNorm(norm))) }
+        callbacks.append(DivergenceGuard())
+        if options.batchNorm == .adapt && frozen > 0 {
+            callbacks.append(BatchNormAdaptation(loader: loaders.train, say: say))
+        }
+        if options.headEpochs > 0 {
+            callbacks.append(
+                TwoPhaseFineTuning(model: network, headEpochs: options.headEpochs, freeze: frozen, say: say))
+        }
+        let first = loaders.train
+        callbacks.append(
+            InitialLossCheck(
+                batch: {
+                    first.makeBatch(Array(first.indices.prefix(options.batchSize)), epoch: 0).map {
+                        ($0.images, $0.labels)
+                    }
+                },
+                say: say))
+        let stages =
+            network.stages.map { stage in
+                (stage.name, network.namedModules.first { $0.module === stage.module }?.key ?? stage.name)
+            } + (network.headKey.map { [("head", $0)] } ?? [])
+        callbacks.append(UpdateRatioMonitor(stages: stages, say: say))
+        callbacks.append(
+            EarlyStopping(monitor: options.monitor, patience: options.patience, minDelta: options.minDelta))
+        callbacks.append(JSONLog(path: runFolder + "/log.jsonl"))
+        callbacks.append(ProgressDisplay(terminal: isatty(STDOUT_FILENO) != 0 && options.progressBar, say: say))
+        callbacks.append(Checkpointing(path: runFolder + "/checkpoint.h5"))
+        let loss = ClassificationLoss(
+            classWeights: data.classWeights.map { Tensor($0) }, labelSmoothing: options.labelSmoothing)
+        return Trainer(model: network, optimizer: optimizer, loss: loss, callbacks: callbacks, seed: options.seed)
+    }
+
+    /// Trains, and says how it ended; the trainer has restored the best weights whatever
+    /// happened. Returns the training error (divergence) or nil.
+    static func train(_ trainer: Trainer, loaders: Loaders, epochs: Int, checkpoint: TrainingCheckpoint?) -> Error? {
+        do {
+            try trainer.fit(
+                train: loaders.train, validation: loaders.validation, epochs: epochs, resumingFrom: checkpoint)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    /// The whole job: a new run folder under `options.runsDirectory`.
+    public static func run(_ options: FineTuneOptions, say: @escaping (String) -> Void = { print($0) }) throws
+        -> FineTuneResult
+    {
+        let plan = try resolve(options)
+        let data = try loadData(plan, say: say)
+        let model = try buildModel(plan, data: data, say: say)
+        let loaders = loaders(plan, data: data, model: model)
+        let run = try makeRunFolder(options.runsDirectory, name: plan.runName)
+        try RunFolder.writeStart(run, options: options, split: data.split)
+        try AugmentationPreview(
+            images: data.split.train.prefix(4).map { (data.images.name(at: $0), data.images.images[$0]) },
+            augmentation: plan.augmentation, versions: 6, seed: options.seed, cellSize: max(plan.size, 48)
+        )
+        .write(to: run + "/augmentation.png")
+        return try execute(plan, data: data, model: model, loaders: loaders, run: run, checkpoint: nil, say: say)
+    }
+
+    /// Continues an interrupted (or killed) run from its last checkpoint, with the options it
+    /// started with; it ends exactly as the uninterrupted run would have.
+    public static func resume(_ run: String, say: @escaping (String) -> Void = { print($0) }) throws -> FineTuneResult {
+        let (options, status) = try RunFolder.readStart(run)
+        guard status.state != .finished else {
+            throw FineTuneError.notResumable(runFolder: run, reason: "it already finished (\(status.epochs) epochs)")
+        }
+        guard FileManager.default.fileExists(atPath: run + "/checkpoint.h5") else {
+            throw FineTuneError.notResumable(runFolder: run, reason: "it has no checkpoint.h5")
+        }
+        let checkpoint = try TrainingCheckpoint.read(run + "/checkpoint.h5")
+        let plan = try resolve(options)
+        let data = try loadData(plan, say: say)
+        guard data.split == (try DatasetSplit.load(run + "/split.json")) else {
+            throw FineTuneError.notResumable(
+                runFolder: run, reason: "the data changed since the run began (its split differs); start a new run")
+        }
+        let model = try buildModel(plan, data: data, say: { _ in })
+        let loaders = loaders(plan, data: data, model: model)
+        say("resuming \(run) after epoch \(checkpoint.epoch) of \(options.epochs)")
+        return try execute(plan, data: data, model: model, loaders: loaders, run: run, checkpoint: checkpoint, say: say)
+    }
+
+    private static func execute(
+        _ plan: Plan, data: Data, model: Model, loaders: Loaders, run: String, checkpoint: TrainingCheckpoint?,
+        say: @escaping (String) -> Void
+    ) throws -> FineTuneResult {
+        let started = Date()
+        let trainer = makeTrainer(plan, data: data, model: model, loaders: loaders, runFolder: run, say: say)
+        Interrupts.reset()
+        try RunFolder.writeStatus(run, .running, epochs: checkpoint?.epoch ?? 0)
+        let failure = train(trainer, loaders: loaders, epochs: plan.options.epochs, checkpoint: checkpoint)
+        let history = trainer.context?.history ?? []
+        let stopped = trainer.context?.stopReason
+        let result = try writeRunFolder(
+            run, plan: plan, data: data, model: model, loaders: loaders, trainer: trainer,
+            failure: failure, seconds: Date().timeIntervalSince(started))
+        if let failure {
+            try RunFolder.writeStatus(run, .diverged, epochs: history.count)
+            if let training = failure as? TrainingError {
+                throw FineTuneError.diverged(training, savedTo: run + "/model.h5", epochs: history.count)
+            }
+            throw failure
+        }
+        if stopped == .interrupted {
+            try RunFolder.writeStatus(run, .interrupted, epochs: history.count)
+            throw FineTuneError.interrupted(runFolder: run, epochs: history.count)
+        }
+        try RunFolder.writeStatus(run, .finished, epochs: history.count)
+        try? FileManager.default.removeItem(atPath: run + "/checkpoint.h5")
+        if case .noImprovement(let patience)? = stopped {
+            say("stopped early: no better \(plan.options.monitor.rawValue) for \(patience) epochs")
+        }
+        var line = String(
+            format: "validation accuracy %.1f%% (best epoch %d, chosen on the validation split)",
+            result.validation.accuracy * 100, result.bestEpoch ?? 0)
+        if let test = result.test { line += String(format: "; held-out test accuracy %.1f%%", test.accuracy * 100) }
+        say(line + "; wrote \(run)")
+        return result
+    }
+
+    /// The run folder's results: the best model (class names, preprocessing and provenance
+    /// inside), curves, confusion matrix and summary.
+    static func writeRunFolder(
+        _ run: String, plan: Plan, data: Data, model: Model, loaders: Loaders, trainer: Trainer,
+        failure: Error?, seconds: Double
+    ) throws -> FineTuneResult {
+        let options = plan.options
+        let history = trainer.context?.history ?? []
+        let validation = evaluate(model.network, on: loaders.validation, loss: trainer.loss)
+        let test = loaders.test.map { evaluate(model.network, on: $0, loss: trainer.loss) }
+        let best = trainer.callback(EarlyStopping.self)?.bestEpoch
+        let scheduler = trainer.callback(LearningRateScheduler.self)!
+        let recipe = Recipe.describe(optimizer: trainer.optimizer, scheduler: scheduler, options: options)
+        var provenance: [String: Any] = [
+            "source": options.weights ?? "random initialisation", "dataset": options.data ?? "demo dataset",
+            "recipe": recipe,
+            "validation_accuracy": validation.accuracy, "best_epoch": best ?? 0, "diverged": failure != nil,
+        ]
+        if let test { provenance["test_accuracy"] = test.accuracy }
+        let provenanceJSON = try JSONSerialization.data(withJSONObject: provenance, options: [.sortedKeys])
+        try WeightFile.save(
+            model.network, to: run + "/model.h5",
+            metadata: WeightMetadata(
+                architecture: plan.entry.name, configuration: model.network.configuration,
+                preprocessing: model.preprocessing,
+                classNames: data.images.classNames, provenance: String(decoding: provenanceJSON, as: UTF8.self)))
+        try RunFolder.writeCharts(run, history: history, confusion: validation.confusion)
+        let summary = RunFolder.summary(
+            run: run, plan: plan, recipe: recipe, history: history, best: best, validation: validation,
+            test: test, classNames: data.images.classNames, failure: failure)
+        try AtomicFile.write(summary, to: run + "/summary.txt")
+        return FineTuneResult(
+            runFolder: run, history: history, validation: validation, test: test,
+            classNames: data.images.classNames, bestEpoch: best, seconds: seconds)
+    }
+
+    static func makeRunFolder(_ root: String, name: String) throws -> String {
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: root, isDirectory: &isFolder), !isFolder.boolValue {
+            throw FileWriteError.failed(
+                path: root, reason: "it is a file, and run folders go inside a folder; pass another --runs")
+        }
+        do { try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true) } catch {
+            throw FileWriteError.failed(
+                path: root, reason: "the runs folder cannot be created (\(error.localizedDescription))")
+        }
+        var candidate = root + "/" + name
+        var n = 2
+        while FileManager.default.fileExists(atPath: candidate) {
+            candidate = root + "/" + name + "-\(n)"
+            n += 1
+        }
+        try FileManager.default.createDirectory(atPath: candidate, withIntermediateDirectories: false)
+        return candidate
+    }
+}

@@ -1,0 +1,241 @@
+import Engine
+import Foundation
+import Layers
+import Optimizers
+import Vision
+import Zoo
+
+public enum FineTuneError: Error, CustomStringConvertible {
+    case fixedInputSize(architecture: String, size: Int, asked: Int)
+    case invalidSize(architecture: String, size: Int, problem: String)
+    case freezeTooDeep(architecture: String, asked: Int, stages: Int)
+    case noImages(folder: String, skipped: Int)
+    case classWithoutImages(String, skipped: Int)
+    case tooFewImages(counts: [Int], fraction: Double)
+    case diverged(TrainingError, savedTo: String, epochs: Int)
+    case interrupted(runFolder: String, epochs: Int)
+    case notResumable(runFolder: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .fixedInputSize(let architecture, let size, let asked):
+            return
+                "\(architecture) takes \(size)x\(size) images only; drop --size \(asked) (images are resized to \(size))"
+        case .invalidSize(let architecture, let size, let problem):
+            return "\(architecture) cannot take \(size)x\(size) images: \(problem); choose another --size"
+        case .freezeTooDeep(let architecture, let asked, let stages):
+            return
+                "--freeze \(asked): \(architecture) has \(stages) stages; use 0...\(stages), or 'all' to train only the head"
+        case .noImages(let folder, let skipped):
+            return "\(folder): no image could be decoded (\(skipped) skipped); see the warnings above"
+        case .classWithoutImages(let name, let skipped):
+            return "class '\(name)' has no readable image (\(skipped) images were skipped); fix or remove that folder"
+        case .tooFewImages(let counts, let fraction):
+            return "too few images for a validation split of \(Int(fraction * 100))% (per class: \(counts)); add images"
+        case .diverged(let error, let path, let epochs):
+            return "\(error). "
+                + (epochs > 0
+                    ? "The model of the best epoch was saved to \(path)"
+                    : "No epoch finished, so \(path) holds the weights training started from, not a trained model")
+        case .interrupted(let run, let epochs):
+            return
+                "interrupted after \(epochs) complete epoch(s): the best model so far is \(run)/model.h5 and the checkpoint "
+                + "\(run)/checkpoint.h5; continue exactly where it stopped with `finetune resume \(run)`"
+        case .notResumable(let run, let reason): return "\(run): cannot resume: \(reason)"
+        }
+    }
+}
+
+public struct FineTuneResult: Sendable {
+    public var runFolder: String
+    public var history: [EpochRecord]
+    /// The validation split, on the weights training ended with (the best epoch's).
+    public var validation: Evaluation
+    /// The held-out test split (`testFraction` > 0), never used to choose the epoch.
+    public var test: Evaluation?
+    public var classNames: [String]
+    /// The best epoch by the monitored figure (early stopping's choice).
+    public var bestEpoch: Int?
+    public var seconds: Double
+}
+
+/// The fine-tuning job in named steps, each callable on its own: `resolve` the options,
+/// `loadData`, `buildModel`, make the `loaders`, `makeTrainer`, `train`, `writeRunFolder`.
+/// `run` does them all; `resume` continues an interrupted run folder exactly.
+public enum FineTune {
+    /// What the options resolve to before any image is decoded: impossible requests
+    /// (a fixed-size architecture at another size, too deep a freeze, a crop larger than the
+    /// images) fail here.
+    public struct Plan: Sendable {
+        public var options: FineTuneOptions
+        public var entry: Architectures.Entry
+        public var size: Int
+        public var augmentation: Augmentation
+        public var stageCount: Int
+
+        public var runName: String {
+            let freeze =
+                options.freeze == .allButHead ? "all" : "\(FineTune.stagesFrozen(options.freeze, of: stageCount))"
+            return "\(entry.name)-freeze\(freeze)-seed\(options.seed)"
+        }
+    }
+
+    public struct Data {
+        public var images: InMemoryImages
+        public var split: DatasetSplit
+        public var classWeights: [Float]?
+    }
+
+    public struct Model {
+        public var network: any ZooModel
+        public var preprocessing: Preprocessing
+    }
+
+    public struct Loaders {
+        public var train: BatchLoader
+        public var validation: BatchLoader
+        public var test: BatchLoader?
+    }
+
+    public static func resolve(_ options: FineTuneOptions) throws -> Plan {
+        try options.validate()
+        let entry = try Architectures.entry(options.base)
+        let fixed = entry.configuration(nil).fixedInputSize
+        if let fixed, let asked = options.imageSize, asked != fixed {
+            throw FineTuneError.fixedInputSize(architecture: entry.name, size: fixed, asked: asked)
+        }
+        let size = fixed ?? options.imageSize ?? (options.data == nil ? 32 : entry.preprocessing.inputSize[0])
+        let augmentation = try Augmentation(spec: options.pipeline)
+        try augmentation.check(trainingSize: size)
+        let stageCount = entry.configuration(nil).build().stages.count
+        if case .stages(let n) = options.freeze, n > stageCount {
+            throw FineTuneError.freezeTooDeep(architecture: entry.name, asked: n, stages: stageCount)
+        }
+        return Plan(options: options, entry: entry, size: size, augmentation: augmentation, stageCount: stageCount)
+    }
+
+    /// A folder decoded once into memory at the training size, or the demo dataset, and its
+    /// stratified split.
+    public static func loadData(_ plan: Plan, say: (String) -> Void) throws -> Data {
+        let options = plan.options
+        let images: InMemoryImages
+        if let folder = options.data {
+            let source = try ImageFolder(folder, decoder: ImageDecoder(maxPixels: options.maxPixels))
+            let (decoded, skipped) = try InMemoryImages.decoding(
+                source, strict: options.strictImages,
+                resize: (plan.size, plan.size))
+            for (path, reason) in skipped.prefix(10) { say("warning: skipped \(path): \(reason)") }
+            if skipped.count > 10 { say("warning: … and \(skipped.count - 10) more unreadable images") }
+            if !source.ignoredFiles.isEmpty { say("ignored \(source.ignoredFiles.count) non-image file(s)") }
+            for entry in source.skipped.prefix(10) { say("warning: skipped \(entry)") }
+            if source.skipped.count > 10 { say("warning: … and \(source.skipped.count - 10) more skipped entries") }
+            guard decoded.count > 0 else { throw FineTuneError.noImages(folder: folder, skipped: skipped.count) }
+            if let empty = decoded.classCounts.indices.first(where: { decoded.classCounts[$0] == 0 }) {
+                throw FineTuneError.classWithoutImages(decoded.classNames[empty], skipped: skipped.count)
+            }
+            images = decoded
+        } else {
+            images = DemoShapes.make(perClass: options.demoImagesPerClass, seed: options.seed)
+            say(
+                "no --data: training on the embedded demo dataset (\(images.count) images of \(images.classNames.joined(separator: ", ")))"
+            )
+        }
+        say("classes: \(images.classSummary)")
+        let split = DatasetSplit.stratified(
+            labels: images.labels, validation: options.validationFraction,
+            test: options.testFraction, seed: options.seed)
+        guard !split.train.isEmpty, !split.validation.isEmpty, options.testFraction == 0 || !split.test.isEmpty else {
+            throw FineTuneError.tooFewImages(
+                counts: images.classCounts, fraction: options.validationFraction + options.testFraction)
+        }
+        let counts = (0..<images.classNames.count).map { c in split.train.filter { images.labels[$0] == c }.count }
+        var classWeights: [Float]?
+        if options.balanceClasses {
+            let weights = counts.map { Float(split.train.count) / (Float(counts.count) * Float(max($0, 1))) }
+            classWeights = weights
+            say(
+                "class weights (balanced, from the training counts \(counts)): "
+                    + weights.map { String(format: "%.2f", $0) }.joined(separator: ", "))
+        } else if let most = counts.max(), let least = counts.min(), least > 0, most >= 3 * least {
+            say("note: the classes are imbalanced (\(counts)); --balance-classes weighs the loss by their counts")
+        }
+        return Data(images: images, split: split, classWeights: classWeights)
+    }
+
+    /// The architecture sized to the classes and the input, the starting weights (head
+    /// replaced), the freeze and the BatchNorm policy; the preprocessing that travels with the
+    /// weights (a file's own wins over the architecture's, and a difference is announced).
+    public static func buildModel(_ plan: Plan, data: Data, say: (String) -> Void) throws -> Model {
+        let options = plan.options
+        Random.seed(options.seed)
+        let configuration = plan.entry.configuration(data.images.classNames.count).sized(to: plan.size)
+        if let problem = configuration.problem {
+            throw FineTuneError.invalidSize(architecture: plan.entry.name, size: plan.size, problem: problem)
+        }
+        let network = configuration.build()
+        var preprocessing = plan.entry.preprocessing
+        if let weights = options.weights {
+            let report = try WeightFile.load(weights, into: network, options: LoadOptions(skipHead: true))
+            say(
+                "loaded \(weights): \(report.loaded) tensors, head replaced for \(data.images.classNames.count) classes"
+            )
+            if let stored = try WeightArchive.read(weights).metadata?.preprocessing {
+                if stored.channelOrder != preprocessing.channelOrder || stored.mean != preprocessing.mean
+                    || stored.std != preprocessing.std
+                {
+                    say(
+                        "note: \(weights) was trained with \(stored.channelOrder) mean \(stored.mean) std \(stored.std); using that, not \(plan.entry.name)'s default"
+                    )
+                }
+                preprocessing = stored
+            }
+        } else if options.freeze != .stages(0) {
+            say(
+                "note: no --weights, so the frozen stages keep their random initialisation (import pretrained weights with `finetune import`)"
+            )
+        }
+        switch options.freeze {
+        case .stages(let n): network.freezeStages(n)
+        case .allButHead: network.freezeAllButHead()
+        }
+        if options.batchNorm == .train {
+            for case let layer as BatchNorm in network.namedModules.map(\.module) where layer.isFrozen {
+                layer.frozenBehaviour = .batchStatistics
+            }
+        }
+        let channels = configuration.inputSize[2]
+        func perChannel(_ values: [Float]) -> [Float] {
+            values.count == channels
+                ? values : Array(repeating: values.reduce(0, +) / Float(values.count), count: channels)
+        }
+        preprocessing = Preprocessing(
+            inputSize: configuration.inputSize, channelOrder: preprocessing.channelOrder,
+            mean: perChannel(preprocessing.mean), std: perChannel(preprocessing.std))
+        say(
+            "\(plan.entry.name) at \(plan.size)x\(plan.size): \(network.parameterCount.commaGrouped) parameters, "
+                + "\(network.trainableParameterCount.commaGrouped) trainable; stages \(network.stages.map(\.name).joined(separator: ", "))"
+        )
+        return Model(network: network, preprocessing: preprocessing)
+    }
+
+    /// Augmentation for training only; validation and test in order.
+    public static func loaders(_ plan: Plan, data: Data, model: Model) -> Loaders {
+        let p = model.preprocessing
+        let size = (plan.size, plan.size)
+        func loader(_ indices: [Int], augmented: Bool) -> BatchLoader {
+            BatchLoader(
+                source: data.images, indices: indices, batchSize: plan.options.batchSize, imageSize: size, mean: p.mean,
+                std: p.std, channelOrder: p.channelOrder, augmentation: augmented ? plan.augmentation : nil,
+                shuffle: augmented, seed: plan.options.seed)
+        }
+        return Loaders(
+            train: loader(data.split.train, augmented: true),
+            validation: loader(data.split.validation, augmented: false),
+            test: data.split.test.isEmpty ? nil : loader(data.split.test, augmented: false))
+    }
+
+    static func stagesFrozen(_ freeze: FineTuneOptions.Freeze, of stages: Int) -> Int {
+        if case .stages(let n) = freeze { return n }
+        return stages
+    }
+}

@@ -1,0 +1,120 @@
+import Foundation
+import Vision
+
+/// Everything `finetune --base NAME --freeze N` needs; the command line only fills this in,
+/// so every default lives here.
+public struct FineTuneOptions: Codable, Equatable, Sendable {
+    public enum Freeze: Codable, Equatable, Sendable {
+        case stages(Int)
+        case allButHead
+    }
+
+    public enum OptimizerKind: String, Codable, CaseIterable, Sendable {
+        case sgd, momentum, nesterov, adam, adamw, nadam, rmsprop, adagrad, adadelta
+    }
+
+    public enum ScheduleKind: String, Codable, CaseIterable, Sendable {
+        case constant, step, exponential, cosine, onecycle, plateau
+    }
+
+    public var base: String
+    public var freeze: Freeze
+    /// An image folder (one sub-folder per class); nil trains on the embedded demo dataset.
+    public var data: String?
+    /// Weights to start from (Graft, Keras or converted PyTorch file); the head is replaced.
+    public var weights: String?
+    public var epochs = 10
+    /// Early stopping: epochs without a better monitored figure before stopping.
+    public var patience = 3
+    public var monitor: Monitor = .validationLoss
+    /// The smallest change of the monitored figure that counts as better.
+    public var minDelta = 0.0
+    public var batchSize = 32
+    public var learningRate: Float = 1e-3
+    public var optimizer: OptimizerKind = .adam
+    /// L2 weight decay (decoupled for AdamW).
+    public var weightDecay: Float = 0
+    public var schedule: ScheduleKind = .cosine
+    /// Epochs of linear learning-rate warm-up before the schedule.
+    public var warmupEpochs = 0
+    public var labelSmoothing: Float = 0
+    /// Mixup / cutmix with Beta(α, α); nil: off.
+    public var mixup: Double?
+    public var cutmix: Double?
+    /// Clip gradients to this global norm; nil: no clipping.
+    public var clipNorm: Float?
+    /// How frozen stages' BatchNorm layers behave.
+    public var batchNorm: FrozenBatchNorm = .frozen
+    /// Two-phase fine-tuning: epochs that train only the new head first (0: one phase).
+    public var headEpochs = 0
+    /// Discriminative learning rates: each stage below the head trains at this factor of the
+    /// next one up (1: every trainable stage at the full rate).
+    public var bodyLearningRateFactor: Float = 1
+    public var seed: UInt64 = 0
+    public var validationFraction = 0.2
+    /// A held-out test split (never used to choose the epoch), evaluated at the end; 0: none.
+    public var testFraction = 0.0
+    public var pipeline = "hflip,rotate=10,jitter=0.1"
+    /// Input side in pixels (default: 32 for the demo, the architecture's otherwise).
+    public var imageSize: Int?
+    public var strictImages = false
+    /// The folder that receives the run; an existing one is never overwritten (a suffix is added).
+    public var runsDirectory = "runs"
+    /// Images per class of the demo dataset.
+    public var demoImagesPerClass = 120
+    /// Weigh the loss by "balanced" class weights computed from the training split's counts.
+    public var balanceClasses = false
+    /// Show a progress bar when standard output is a terminal.
+    public var progressBar = true
+    /// Images with more pixels than this are refused when they must be decoded at full size.
+    public var maxPixels = ImageDecoder.defaultMaxPixels
+
+    public init(base: String, freeze: Freeze) {
+        self.base = base
+        self.freeze = freeze
+    }
+
+    /// The defaults, for help texts: `finetune --base resnet --freeze 3` changes only these two.
+    public static let defaults = FineTuneOptions(base: "resnet", freeze: .stages(0))
+
+    /// Throws unless every number lies in its `Limits` range and the options fit together.
+    public func validate() throws {
+        try Limits.check("epochs", epochs, in: Limits.epochs)
+        try Limits.check("patience", patience, in: Limits.patience)
+        try Limits.check("batch size", batchSize, in: Limits.batchSize)
+        try Limits.check("image size", imageSize, in: Limits.imageSide)
+        try Limits.check("max pixels", maxPixels, in: Limits.maxPixels)
+        try Limits.check("warm-up epochs", warmupEpochs, in: 0...epochs)
+        try Limits.check("head epochs", headEpochs, in: 0...epochs)
+        func positive(_ name: String, _ value: Float?) throws {
+            guard let value else { return }
+            guard value > 0, value.isFinite else {
+                throw LimitError(option: name, value: "\(value)", allowed: "a positive number")
+            }
+        }
+        try positive("learning rate", learningRate)
+        try positive("clip norm", clipNorm)
+        try positive("mixup alpha", mixup.map(Float.init))
+        try positive("cutmix alpha", cutmix.map(Float.init))
+        try positive("body learning-rate factor", bodyLearningRateFactor)
+        guard weightDecay >= 0, weightDecay.isFinite else {
+            throw LimitError(option: "weight decay", value: "\(weightDecay)", allowed: "zero or positive")
+        }
+        guard labelSmoothing >= 0, labelSmoothing < 1 else {
+            throw LimitError(option: "label smoothing", value: "\(labelSmoothing)", allowed: "in [0, 1)")
+        }
+        guard mixup == nil || cutmix == nil else {
+            throw LimitError(option: "mixup and cutmix", value: "both", allowed: "one of the two")
+        }
+        guard validationFraction > 0, testFraction >= 0, validationFraction + testFraction < 1 else {
+            throw LimitError(
+                option: "validation + test fraction", value: "\(validationFraction) + \(testFraction)",
+                allowed: "a positive validation fraction with a sum below 1")
+        }
+    }
+
+    /// Parses `--freeze`: a stage count or `all`.
+    public static func parseFreeze(_ text: String) -> Freeze? {
+        text.lowercased() == "all" ? .allButHead : Int(text).flatMap { $0 >= 0 ? .stages($0) : nil }
+    }
+}

@@ -1,0 +1,111 @@
+import Engine
+import Foundation
+import Layers
+import Optimizers
+import Zoo
+
+/// The optimiser, parameter groups and schedule that options describe, built from one place
+/// and described from the objects built (the run summary's recipe line).
+public enum Recipe {
+    /// The optimiser over every parameter that will ever train: the head at the base rate and,
+    /// with a body factor F, each stage below it at F times the rate of the stage above
+    /// (fastai's discriminative rates). Call after freezing to the final `--freeze N`.
+    public static func optimizer(_ options: FineTuneOptions, model: any ZooModel) -> any GradientOptimizer {
+        let groups = parameterGroups(options, model: model)
+        switch options.optimizer {
+        case .sgd: return Optimizer(SGD(), groups: groups)
+        case .momentum: return Optimizer(SGD(momentum: 0.9), groups: groups)
+        case .nesterov: return Optimizer(SGD(momentum: 0.9, nesterov: true), groups: groups)
+        case .adam: return Optimizer(Adam(), groups: groups)
+        case .adamw: return Optimizer(Adam(decoupledWeightDecay: true), groups: groups)
+        case .nadam: return Optimizer(NAdam(), groups: groups)
+        case .rmsprop: return Optimizer(RMSProp(), groups: groups)
+        case .adagrad: return Optimizer(Adagrad(), groups: groups)
+        case .adadelta: return Optimizer(Adadelta(), groups: groups)
+        }
+    }
+
+    static func parameterGroups(_ options: FineTuneOptions, model: any ZooModel) -> [ParameterGroup] {
+        let trainable = model.trainableParameters
+        let rate = options.learningRate
+        let decay = options.weightDecay
+        guard options.bodyLearningRateFactor != 1 else {
+            return [ParameterGroup(trainable, learningRate: rate, weightDecay: decay)]
+        }
+        var groups: [ParameterGroup] = []
+        var assigned = Set<String>()
+        // From the last stage down: stage S-1 at rate·F, S-2 at rate·F², …
+        for (depth, stage) in model.stages.reversed().enumerated() {
+            let key = model.namedModules.first { $0.module === stage.module }?.key ?? stage.name
+            let members = trainable.filter { $0.key.hasPrefix(key + ".") }
+            guard !members.isEmpty else { continue }
+            let factor = Float(Foundation.pow(Double(options.bodyLearningRateFactor), Double(depth + 1)))
+            groups.append(ParameterGroup(members, learningRate: rate * factor, weightDecay: decay))
+            assigned.formUnion(members.map(\.key))
+        }
+        let rest = trainable.filter { !assigned.contains($0.key) }
+        return [ParameterGroup(rest, learningRate: rate, weightDecay: decay)] + groups.reversed()
+    }
+
+    /// The per-step schedule (and plateau watcher) for `stepsPerEpoch` steps per epoch.
+    public static func scheduler(_ options: FineTuneOptions, stepsPerEpoch: Int) -> LearningRateScheduler {
+        let warmup = options.warmupEpochs * stepsPerEpoch
+        let steps = max(1, options.epochs * stepsPerEpoch - warmup)
+        switch options.schedule {
+        case .constant: return LearningRateScheduler(ConstantSchedule(), warmupSteps: warmup)
+        case .step: return LearningRateScheduler(StepDecay(every: max(1, steps / 3), gamma: 0.1), warmupSteps: warmup)
+        case .exponential:
+            // Down to 1% of the rate by the last step.
+            return LearningRateScheduler(
+                ExponentialDecay(gamma: Float(Foundation.pow(0.01, 1 / Double(steps)))), warmupSteps: warmup)
+        case .cosine: return LearningRateScheduler(CosineDecay(period: steps, minimum: 0.01), warmupSteps: warmup)
+        case .onecycle:
+            let total = max(steps + warmup, 4)
+            return LearningRateScheduler(OneCycle(totalSteps: total, warmupFraction: 0.3))
+        case .plateau:
+            return LearningRateScheduler(
+                ConstantSchedule(), warmupSteps: warmup,
+                plateau: ReduceOnPlateau(factor: 0.1, patience: max(1, options.patience / 2)))
+        }
+    }
+
+    /// One line naming what was built: the rule with its settings, the groups' rates, the
+    /// schedule, and the rest of the options that shape training.
+    public static func describe(
+        optimizer: any GradientOptimizer, scheduler: LearningRateScheduler, options: FineTuneOptions
+    ) -> String {
+        let rule: String
+        if let described = optimizer as? CustomStringConvertible {
+            rule = described.description
+        } else {
+            rule = "\(type(of: optimizer))"
+        }
+        let rates = optimizer.groups.map { String(format: "%.3g", Double($0.learningRate)) }.joined(separator: "/")
+        var parts = [
+            "\(rule) lr \(rates)", "weight decay \(options.weightDecay)", scheduler.description,
+            "batch \(options.batchSize)", "\(options.epochs) epochs",
+            "patience \(options.patience) on \(options.monitor.rawValue)",
+        ]
+        if options.minDelta > 0 { parts.append("min delta \(options.minDelta)") }
+        if options.labelSmoothing > 0 { parts.append("label smoothing \(options.labelSmoothing)") }
+        if let a = options.mixup { parts.append("mixup \(a)") }
+        if let a = options.cutmix { parts.append("cutmix \(a)") }
+        if let c = options.clipNorm { parts.append("clip norm \(c)") }
+        if options.headEpochs > 0 { parts.append("\(options.headEpochs) head-only epochs first") }
+        parts += ["bn \(options.batchNorm.rawValue)", "pipeline \(options.pipeline)", "seed \(options.seed)"]
+        return parts.joined(separator: ", ")
+    }
+}
+
+extension Optimizer: CustomStringConvertible {
+    public var description: String { "\(rule)" }
+}
+
+extension LearningRateScheduler: CustomStringConvertible {
+    public var description: String {
+        var text = "\(schedule)"
+        if warmupSteps > 0 { text += " after \(warmupSteps) warm-up steps" }
+        if let plateau { text += ", ×\(plateau.factor) on a \(plateau.patience)-epoch plateau" }
+        return text
+    }
+}

@@ -1,0 +1,110 @@
+import Engine
+import Foundation
+import Vision
+
+/// The files of a run folder that say what the run is and how far it got: `options.json`
+/// (what it was started with: `finetune resume` reads it back), `status.json` (running,
+/// interrupted, diverged or finished, and the epochs done), plus the charts and the summary.
+public enum RunFolder {
+    public enum State: String, Codable, Sendable { case running, interrupted, diverged, finished }
+
+    public struct Status: Codable, Sendable {
+        public var state: State
+        public var epochs: Int
+        public var updated: String
+    }
+
+    static func writeStart(_ run: String, options: FineTuneOptions, split: DatasetSplit) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicFile.write(try encoder.encode(options), to: run + "/options.json")
+        try split.save(to: run + "/split.json")
+    }
+
+    static func readStart(_ run: String) throws -> (FineTuneOptions, Status) {
+        guard
+            let options = try? JSONDecoder().decode(
+                FineTuneOptions.self, from: Data(contentsOf: URL(fileURLWithPath: run + "/options.json")))
+        else {
+            throw FineTuneError.notResumable(
+                runFolder: run, reason: "it has no readable options.json (is it a run folder?)")
+        }
+        guard let status = status(of: run) else {
+            throw FineTuneError.notResumable(runFolder: run, reason: "it has no readable status.json")
+        }
+        return (options, status)
+    }
+
+    static func writeStatus(_ run: String, _ state: State, epochs: Int) throws {
+        let status = Status(state: state, epochs: epochs, updated: ISO8601DateFormatter().string(from: Date()))
+        try AtomicFile.write(try JSONEncoder().encode(status), to: run + "/status.json")
+    }
+
+    /// The status of the run folder holding `path` (the folder itself or a file in it), or
+    /// nil when it is not a run folder.
+    public static func status(of path: String) -> Status? {
+        var isFolder: ObjCBool = false
+        let folder =
+            FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) && isFolder.boolValue
+            ? path : (path as NSString).deletingLastPathComponent
+        let file = (folder.isEmpty ? "." : folder) + "/status.json"
+        return try? JSONDecoder().decode(Status.self, from: Data(contentsOf: URL(fileURLWithPath: file)))
+    }
+
+    /// A warning for a model file whose run has not finished, or nil.
+    public static func incompleteWarning(for model: String) -> String? {
+        guard let status = status(of: model), status.state != .finished else { return nil }
+        let folder = (model as NSString).deletingLastPathComponent
+        return
+            "note: \(folder) is an incomplete run (\(status.state.rawValue) after \(status.epochs) epochs): \(model) holds the "
+            + "best epoch so far; continue it from \(folder)/checkpoint.h5 with `finetune resume \(folder)`"
+    }
+
+    static func writeCharts(_ run: String, history: [EpochRecord], confusion: [[Int]]) throws {
+        // Losses (train blue, validation orange), accuracies (train green, validation red).
+        try Plot.lines([
+            (history.map(\.trainLoss), (0.12, 0.47, 0.71)), (history.map { $0.validationLoss ?? .nan }, (1, 0.5, 0.05)),
+        ])
+        .writePNG(to: run + "/loss.png")
+        try Plot.lines([
+            (history.map(\.trainAccuracy), (0.17, 0.63, 0.17)),
+            (history.map { $0.validationAccuracy ?? .nan }, (0.84, 0.15, 0.16)),
+        ])
+        .writePNG(to: run + "/accuracy.png")
+        try Plot.confusion(confusion).writePNG(to: run + "/confusion.png")
+    }
+
+    static func summary(
+        run: String, plan: FineTune.Plan, recipe: String, history: [EpochRecord], best: Int?,
+        validation: Evaluation, test: Evaluation?, classNames: [String], failure: Error?
+    ) -> String {
+        let options = plan.options
+        var lines = [
+            "run: \(run)", "base: \(plan.entry.name), freeze: \(options.freeze), size \(plan.size)",
+            "recipe: \(recipe)",
+            "epochs run: \(history.count), best epoch: \(best.map(String.init) ?? "none") (by \(options.monitor.rawValue))",
+            String(
+                format:
+                    "validation accuracy: %.2f%% (the validation split also chose the epoch, so this is optimistic)",
+                validation.accuracy * 100),
+        ]
+        if let test {
+            lines.append(
+                String(
+                    format: "held-out test accuracy: %.2f%% (%d images never used in training or selection)",
+                    test.accuracy * 100, test.confusion.joined().reduce(0, +)))
+        }
+        lines += ["", "confusion matrix on the validation split (rows: true class, columns: predicted):"]
+        let width = max(8, (classNames.map(\.count).max() ?? 0) + 1)
+        lines.append(
+            String(repeating: " ", count: width)
+                + classNames.map { $0.padding(toLength: width, withPad: " ", startingAt: 0) }.joined())
+        for (i, row) in validation.confusion.enumerated() {
+            lines.append(
+                classNames[i].padding(toLength: width, withPad: " ", startingAt: 0)
+                    + row.map { String($0).padding(toLength: width, withPad: " ", startingAt: 0) }.joined())
+        }
+        if let failure { lines += ["", "TRAINING DIVERGED: \(failure)"] }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}

@@ -1,0 +1,169 @@
+import ArgumentParser
+import Foundation
+import Graft
+
+extension FineTuneOptions.OptimizerKind: ExpressibleByArgument {}
+extension FineTuneOptions.ScheduleKind: ExpressibleByArgument {}
+extension FrozenBatchNorm: ExpressibleByArgument {}
+extension Monitor: ExpressibleByArgument {}
+
+/// Every option of a run; unset ones keep the library's defaults (`FineTuneOptions`), which
+/// the help texts quote.
+struct TrainingOptions: ParsableArguments {
+    static let d = FineTuneOptions.defaults
+
+    @Option(help: "The zoo architecture to fine-tune (see `finetune zoo list`).") var base: String = d.base
+    @Option(help: "Freeze the first N stages (0: train everything; 'all': only the new head).") var freeze: String = "0"
+    @Option(help: "An image folder, one sub-folder per class (default: the demo dataset).") var data: String?
+    @Option(help: "Weights to start from (the head is replaced).") var weights: String?
+    @Option(help: "Epochs at most (default \(d.epochs)).") var epochs: Int?
+    @Option(help: "Early stopping: epochs without a better --monitor before stopping (default \(d.patience)).")
+    var patience: Int?
+    @Option(help: "What early stopping watches: val_loss or val_accuracy (default \(d.monitor.rawValue)).") var monitor:
+        Monitor?
+    @Option(
+        name: .customLong("min-delta"),
+        help: "The smallest change of --monitor that counts as better (default \(d.minDelta)).")
+    var minDelta: Double?
+    @Option(name: .customLong("batch-size"), help: "Images per batch (default \(d.batchSize)).") var batchSize: Int?
+    @Option(help: "The learning rate (default \(d.learningRate)).") var lr: Float?
+    @Option(
+        help:
+            "sgd, momentum, nesterov, adam, adamw, nadam, rmsprop, adagrad or adadelta (default \(d.optimizer.rawValue))."
+    )
+    var optimizer: FineTuneOptions.OptimizerKind?
+    @Option(name: .customLong("weight-decay"), help: "L2 weight decay, decoupled for adamw (default \(d.weightDecay)).")
+    var weightDecay: Float?
+    @Option(help: "constant, step, exponential, cosine, onecycle or plateau (default \(d.schedule.rawValue)).")
+    var schedule: FineTuneOptions.ScheduleKind?
+    @Option(help: "Epochs of linear learning-rate warm-up (default \(d.warmupEpochs)).") var warmup: Int?
+    @Option(name: .customLong("label-smoothing"), help: "Label smoothing ε (default \(d.labelSmoothing)).")
+    var labelSmoothing: Float?
+    @Option(help: "Mixup with Beta(A, A), e.g. 0.2 (default off).") var mixup: Double?
+    @Option(help: "CutMix with Beta(A, A), e.g. 1 (default off).") var cutmix: Double?
+    @Option(name: .customLong("clip-norm"), help: "Clip gradients to this global norm (default off).") var clipNorm:
+        Float?
+    @Option(
+        help:
+            "Frozen stages' BatchNorm: frozen (inference mode), train (batch statistics) or adapt (re-estimate once) (default \(d.batchNorm.rawValue))."
+    )
+    var bn: FrozenBatchNorm?
+    @Option(
+        name: .customLong("head-epochs"),
+        help: "Train only the new head for K epochs first, then down to --freeze (default \(d.headEpochs)).")
+    var headEpochs: Int?
+    @Option(
+        name: .customLong("body-lr-factor"),
+        help:
+            "Each stage below the head trains at F times the rate of the one above (default \(d.bodyLearningRateFactor))."
+    )
+    var bodyLRFactor: Float?
+    @Option(help: "The seed behind every random choice (default \(d.seed)).") var seed: UInt64?
+    @Option(help: "Augmentation pipeline (default \"\(d.pipeline)\"; see README).") var pipeline: String?
+    @Option(help: "Input size in pixels (default: 32 for the demo, the architecture's otherwise).") var size: Int?
+    @Option(
+        name: .customLong("test-fraction"),
+        help: "Hold out this fraction as a test split, reported at the end (default \(d.testFraction)).")
+    var testFraction: Double?
+    @Option(help: "Where run folders go (default \(d.runsDirectory)).") var runs: String?
+    @Flag(name: .customLong("strict-images"), help: "Fail on an unreadable image instead of skipping it.")
+    var strictImages = false
+    @Flag(
+        name: .customLong("balance-classes"), help: "Weigh the loss by class weights computed from the folder counts.")
+    var balanceClasses = false
+    @OptionGroup var decoding: DecodingOptions
+
+    func validate() throws {
+        guard FineTuneOptions.parseFreeze(freeze) != nil else {
+            throw ValidationError("--freeze takes a number of stages or 'all', not '\(freeze)'")
+        }
+        try within("--epochs", epochs, Limits.epochs)
+        try within("--patience", patience, Limits.patience)
+        try within("--batch-size", batchSize, Limits.batchSize)
+        try within("--size", size, Limits.imageSide)
+        try within("--warmup", warmup, 0...Limits.epochs.upperBound)
+        try within("--head-epochs", headEpochs, 0...Limits.epochs.upperBound)
+        if let lr {
+            guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be a positive number, not \(lr)") }
+        }
+        do { try options.validate() } catch { throw ValidationError("\(error)") }
+    }
+
+    var options: FineTuneOptions {
+        var o = FineTuneOptions(base: base, freeze: FineTuneOptions.parseFreeze(freeze) ?? .stages(0))
+        o.data = data
+        o.weights = weights
+        o.epochs = epochs ?? o.epochs
+        o.patience = patience ?? o.patience
+        o.monitor = monitor ?? o.monitor
+        o.minDelta = minDelta ?? o.minDelta
+        o.batchSize = batchSize ?? o.batchSize
+        o.learningRate = lr ?? o.learningRate
+        o.optimizer = optimizer ?? o.optimizer
+        o.weightDecay = weightDecay ?? o.weightDecay
+        o.schedule = schedule ?? o.schedule
+        o.warmupEpochs = warmup ?? o.warmupEpochs
+        o.labelSmoothing = labelSmoothing ?? o.labelSmoothing
+        o.mixup = mixup
+        o.cutmix = cutmix
+        o.clipNorm = clipNorm
+        o.batchNorm = bn ?? o.batchNorm
+        o.headEpochs = headEpochs ?? o.headEpochs
+        o.bodyLearningRateFactor = bodyLRFactor ?? o.bodyLearningRateFactor
+        o.seed = seed ?? o.seed
+        o.pipeline = pipeline ?? o.pipeline
+        o.imageSize = size
+        o.testFraction = testFraction ?? o.testFraction
+        o.runsDirectory = runs ?? o.runsDirectory
+        o.strictImages = strictImages
+        o.balanceClasses = balanceClasses
+        o.maxPixels = decoding.maxPixels ?? o.maxPixels
+        return o
+    }
+}
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Fine-tune a zoo model (the default command).",
+        discussion: """
+            Without --data it trains on the embedded demo dataset. The run folder gets model.h5, log.jsonl, \
+            checkpoint.h5 (while running), options.json, status.json, split.json, augmentation.png/json, loss.png, \
+            accuracy.png, confusion.png and summary.txt. Ctrl-C stops after the current batch, keeps the best model \
+            and the checkpoint, and exits with 130; `finetune resume RUN` continues exactly.
+            """)
+
+    @OptionGroup var training: TrainingOptions
+
+    func run() throws {
+        Interrupts.install()
+        do {
+            _ = try FineTune.run(training.options)
+        } catch let error as FineTuneError {
+            if case .interrupted = error {
+                warn("\(error)")
+                throw ExitCode(130)
+            }
+            throw error
+        }
+    }
+}
+
+struct Resume: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Continue an interrupted run from its checkpoint, exactly as if it had not stopped.")
+
+    @Argument(help: "The run folder (e.g. runs/resnet18-freeze3-seed0).") var folder: String
+
+    func run() throws {
+        Interrupts.install()
+        do {
+            _ = try FineTune.resume(folder)
+        } catch let error as FineTuneError {
+            if case .interrupted = error {
+                warn("\(error)")
+                throw ExitCode(130)
+            }
+            throw error
+        }
+    }
+}
