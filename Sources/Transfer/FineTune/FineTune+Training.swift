@@ -10,9 +10,10 @@ extension FineTune {
     /// interrupts, the schedule, mixing, clipping and the divergence guard around the step;
     /// two-phase freezing; the update ratios; early stopping (the best epoch); the log, the
     /// progress display; the checkpoint last.
+    /// `extra` callbacks (a library user's own) run just before the checkpoint.
     public static func makeTrainer(
         _ plan: Plan, data: Data, model: Model, loaders: Loaders, runFolder: String,
-        say: @escaping (String) -> Void
+        extra: [TrainingCallback] = [], say: @escaping (String) -> Void
     ) -> Trainer {
         let options = plan.options
         let network = model.network
@@ -55,6 +56,7 @@ extension FineTune {
             EarlyStopping(monitor: options.monitor, patience: options.patience, minDelta: options.minDelta))
         callbacks.append(JSONLog(path: runFolder + "/log.jsonl"))
         callbacks.append(ProgressDisplay(terminal: isatty(STDOUT_FILENO) != 0 && options.progressBar, say: say))
+        callbacks += extra
         callbacks.append(Checkpointing(path: runFolder + "/checkpoint.h5"))
         let loss = ClassificationLoss(
             classWeights: data.classWeights.map { Tensor($0) }, labelSmoothing: options.labelSmoothing)
@@ -74,9 +76,10 @@ extension FineTune {
     }
 
     /// The whole job: a new run folder under `options.runsDirectory`.
-    public static func run(_ options: FineTuneOptions, say: @escaping (String) -> Void = { print($0) }) throws
-        -> FineTuneResult
-    {
+    public static func run(
+        _ options: FineTuneOptions, callbacks extra: [TrainingCallback] = [],
+        say: @escaping (String) -> Void = { print($0) }
+    ) throws -> FineTuneResult {
         let plan = try resolve(options)
         let data = try loadData(plan, say: say)
         let model = try buildModel(plan, data: data, say: say)
@@ -88,12 +91,13 @@ extension FineTune {
             augmentation: plan.augmentation, versions: 6, seed: options.seed, cellSize: max(plan.size, 48)
         )
         .write(to: run + "/augmentation.png")
-        return try execute(plan, data: data, model: model, loaders: loaders, run: run, checkpoint: nil, say: say)
+        return try execute(plan, data: data, model: model, loaders: loaders, run: run, checkpoint: nil, extra: extra, say: say)
     }
 
     /// Continues an interrupted (or killed) run from its last checkpoint, with the options it
     /// started with; it ends exactly as the uninterrupted run would have.
-    public static func resume(_ run: String, say: @escaping (String) -> Void = { print($0) }) throws -> FineTuneResult {
+    public static func resume(_ run: String, callbacks extra: [TrainingCallback] = [],
+                              say: @escaping (String) -> Void = { print($0) }) throws -> FineTuneResult {
         let (options, status) = try RunFolder.readStart(run)
         guard status.state != .finished else {
             throw FineTuneError.notResumable(runFolder: run, reason: "it already finished (\(status.epochs) epochs)")
@@ -111,15 +115,15 @@ extension FineTune {
         let model = try buildModel(plan, data: data, say: { _ in })
         let loaders = loaders(plan, data: data, model: model)
         say("resuming \(run) after epoch \(checkpoint.epoch) of \(options.epochs)")
-        return try execute(plan, data: data, model: model, loaders: loaders, run: run, checkpoint: checkpoint, say: say)
+        return try execute(plan, data: data, model: model, loaders: loaders, run: run, checkpoint: checkpoint, extra: extra, say: say)
     }
 
     private static func execute(
         _ plan: Plan, data: Data, model: Model, loaders: Loaders, run: String, checkpoint: TrainingCheckpoint?,
-        say: @escaping (String) -> Void
+        extra: [TrainingCallback], say: @escaping (String) -> Void
     ) throws -> FineTuneResult {
         let started = Date()
-        let trainer = makeTrainer(plan, data: data, model: model, loaders: loaders, runFolder: run, say: say)
+        let trainer = makeTrainer(plan, data: data, model: model, loaders: loaders, runFolder: run, extra: extra, say: say)
         Interrupts.reset()
         try RunFolder.writeStatus(run, .running, epochs: checkpoint?.epoch ?? 0)
         let failure = train(trainer, loaders: loaders, epochs: plan.options.epochs, checkpoint: checkpoint)

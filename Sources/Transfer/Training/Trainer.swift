@@ -8,7 +8,7 @@ import Vision
 public enum TrainingError: Error, CustomStringConvertible {
     /// The loss became NaN or infinite (`cause`: the first op that produced it, when known).
     case nonFiniteLoss(epoch: Int, batch: Int, learningRate: Float, cause: String?)
-    /// The loss rose above `factor` times the first batches' loss: the run diverges.
+    /// The loss rose above `factor` times the first batch's loss: the run diverges.
     case lossExploded(epoch: Int, batch: Int, loss: Float, initial: Float, factor: Float, learningRate: Float)
     /// An update left NaN or infinite values in a parameter (ReLU can hide them from the loss).
     case nonFiniteWeights(epoch: Int, batch: Int, parameter: String, learningRate: Float)
@@ -22,7 +22,7 @@ public enum TrainingError: Error, CustomStringConvertible {
         case .lossExploded(let epoch, let batch, let loss, let initial, let factor, let rate):
             return String(
                 format:
-                    "the loss rose to %.4g in epoch %d, batch %d, over %.0fx the first batches' %.4g: the run diverges. ",
+                    "the loss rose to %.4g in epoch %d, batch %d, over %.0fx the first batch's %.4g: the run diverges. ",
                 loss, epoch, batch, factor, initial) + Self.advice(rate)
         case .nonFiniteWeights(let epoch, let batch, let parameter, let rate):
             return "the update of epoch \(epoch), batch \(batch) left NaN or infinite values in \(parameter). "

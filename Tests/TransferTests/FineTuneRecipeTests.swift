@@ -1,0 +1,232 @@
+import Engine
+import Foundation
+import Layers
+import Optimizers
+import TestSupport
+import Transfer
+import Vision
+import XCTest
+import Zoo
+
+/// Requests a stop at a given epoch and batch (after the batch), as Ctrl-C does.
+final class StopAt: TrainingCallback {
+    let epoch: Int
+    let batch: Int
+    init(epoch: Int, batch: Int) {
+        self.epoch = epoch
+        self.batch = batch
+    }
+    func batchEnded(_ context: TrainingContext) throws {
+        if context.epoch == epoch && context.batch == batch { context.requestStop(.interrupted) }
+    }
+}
+
+/// Calls `body` at every event it is given.
+final class Probe: TrainingCallback {
+    var onFitBegan: (TrainingContext) -> Void = { _ in }
+    var onAfterBackward: (TrainingContext) -> Void = { _ in }
+    var onEpochEnded: (TrainingContext) -> Void = { _ in }
+    func fitBegan(_ c: TrainingContext) throws { onFitBegan(c) }
+    func afterBackward(_ c: TrainingContext) throws { onAfterBackward(c) }
+    func epochEnded(_ c: TrainingContext) throws { onEpochEnded(c) }
+}
+
+final class FineTuneRecipeTests: XCTestCase {
+    private var temporary: TemporaryDirectory!
+    override func setUpWithError() throws { temporary = try TemporaryDirectory("recipe") }
+    override func tearDownWithError() throws { temporary.remove() }
+
+    private func options(_ base: String = "resnet20", epochs: Int = 3) -> FineTuneOptions {
+        var o = demoOptions(base, in: temporary, epochs: epochs, imagesPerClass: 8, size: 16)
+        o.batchSize = 8
+        o.patience = 100
+        return o
+    }
+
+    private func weights(_ run: String) throws -> [String: Tensor] {
+        Snapshot(try TrainedModel(contentsOf: run + "/model.h5").model).named
+    }
+
+    /// A run stopped in the middle of epoch 3 and resumed from its checkpoint ends with
+    /// weights bit-identical to the same run left alone (mixup, label smoothing, a warm-up
+    /// and the plateau schedule included: their state travels in the checkpoint or follows
+    /// from the seed and the step).
+    func testAResumedRunEndsBitIdenticalToAnUninterruptedOne() throws {
+        var o = options(epochs: 4)
+        o.mixup = 0.4
+        o.labelSmoothing = 0.1
+        o.warmupEpochs = 1
+        o.schedule = .plateau
+        o.weightDecay = 1e-4
+        let whole = try FineTune.run(o) { _ in }
+        XCTAssertThrowsError(try FineTune.run(o, callbacks: [StopAt(epoch: 3, batch: 2)]) { _ in }) { error in
+            XCTAssertTrue("\(error)".contains("finetune resume"), "\(error)")
+        }
+        let stopped = try FileManager.default.contentsOfDirectory(atPath: temporary.url.path).filter {
+            $0.hasSuffix("-2")
+        }[0]
+        let run = temporary.path(stopped)
+        XCTAssertEqual(RunFolder.status(of: run)?.state, .interrupted)
+        XCTAssertEqual(
+            try TrainingCheckpoint.read(run + "/checkpoint.h5").epoch, 2, "the checkpoint holds the last whole epoch")
+        XCTAssertNotNil(RunFolder.incompleteWarning(for: run + "/model.h5"))
+        let resumed = try FineTune.resume(run) { _ in }
+        let timeless = { (h: [EpochRecord]) in
+            h.map { r -> EpochRecord in
+                var r = r
+                r.seconds = 0
+                r.imagesPerSecond = 0
+                return r
+            }
+        }
+        XCTAssertEqual(timeless(resumed.history), timeless(whole.history))
+        XCTAssertEqual(try weights(run), try weights(whole.runFolder))
+        XCTAssertEqual(RunFolder.status(of: run)?.state, .finished)
+        XCTAssertNil(RunFolder.incompleteWarning(for: run + "/model.h5"))
+        XCTAssertThrowsError(try FineTune.resume(run) { _ in }) {
+            XCTAssertTrue("\($0)".contains("already finished"), "\($0)")
+        }
+    }
+
+    /// `--lr 1e6` stops with the too-high message; the saved model is the best epoch's, finite.
+    func testAFarTooHighLearningRateStopsWithAdviceAndTheBestWeights() throws {
+        var o = options(epochs: 5)
+        o.learningRate = 1e6
+        XCTAssertThrowsError(try FineTune.run(o) { _ in }) { error in
+            let text = "\(error)"
+            XCTAssertTrue(text.contains("probably too high") && text.contains("--lr 1e+05"), text)
+        }
+        let run = temporary.path(try FileManager.default.contentsOfDirectory(atPath: temporary.url.path)[0])
+        XCTAssertEqual(RunFolder.status(of: run)?.state, .diverged)
+        XCTAssertFalse(try weights(run).values.contains { $0.hasNonFinite })
+    }
+
+    /// Frozen stages come out bit-identical; with `--bn frozen` their statistics too, with
+    /// `--bn train` the statistics move, with `--bn adapt` they move once (the same after one
+    /// or two epochs) and then stay.
+    func testFrozenStagesAndTheirBatchNormPolicies() throws {
+        Random.seed(7)
+        let start = ResNet(.cifar(20, classes: 10, input: [16, 16, 3]))
+        let file = temporary.path("start.h5")
+        try WeightFile.save(
+            start, to: file,
+            metadata: WeightMetadata(
+                architecture: "resnet20", configuration: start.configuration,
+                preprocessing: nil))
+        let initial = Snapshot(start).named
+        func frozenPart(_ named: [String: Tensor], buffers: Bool) -> [String: Tensor] {
+            named.filter {
+                ($0.key.hasPrefix("stem.") || $0.key.hasPrefix("stage1.")) && ($0.key.contains("running") == buffers)
+            }
+        }
+        func run(_ policy: FrozenBatchNorm, epochs: Int) throws -> [String: Tensor] {
+            var o = options(epochs: epochs)
+            o.weights = file
+            o.freeze = .stages(2)
+            o.batchNorm = policy
+            return try weights(try FineTune.run(o) { _ in }.runFolder)
+        }
+        let frozen = try run(.frozen, epochs: 2)
+        XCTAssertEqual(
+            frozenPart(frozen, buffers: false), frozenPart(initial, buffers: false), "frozen weights unchanged")
+        XCTAssertEqual(
+            frozenPart(frozen, buffers: true), frozenPart(initial, buffers: true), "--bn frozen: statistics unchanged")
+        XCTAssertNotEqual(
+            frozen["stage3.block1.conv1.weight"], initial["stage3.block1.conv1.weight"], "the rest trains")
+
+        let trained = try run(.train, epochs: 2)
+        XCTAssertEqual(frozenPart(trained, buffers: false), frozenPart(initial, buffers: false))
+        XCTAssertNotEqual(
+            frozenPart(trained, buffers: true), frozenPart(initial, buffers: true), "--bn train: statistics move")
+
+        let adaptedOnce = try run(.adapt, epochs: 1)
+        let adaptedTwice = try run(.adapt, epochs: 2)
+        XCTAssertEqual(frozenPart(adaptedTwice, buffers: false), frozenPart(initial, buffers: false))
+        XCTAssertNotEqual(
+            frozenPart(adaptedOnce, buffers: true), frozenPart(initial, buffers: true), "--bn adapt: re-estimated")
+        XCTAssertEqual(
+            frozenPart(adaptedOnce, buffers: true), frozenPart(adaptedTwice, buffers: true), "--bn adapt: then fixed")
+    }
+
+    /// With `--head-epochs 1` only the head changes in epoch 1; the body trains from epoch 2,
+    /// with early stopping started afresh.
+    func testTwoPhaseFineTuningTrainsOnlyTheHeadFirst() throws {
+        var o = options(epochs: 2)
+        o.headEpochs = 1
+        o.bodyLearningRateFactor = 0.5
+        var start: [String: Tensor] = [:]
+        var afterPhaseOne: [String: Tensor] = [:]
+        var phases: [String?] = []
+        let probe = Probe()
+        probe.onFitBegan = { start = Snapshot($0.model).named }
+        probe.onEpochEnded = { c in
+            if c.epoch == 1 { afterPhaseOne = Snapshot(c.model).named }
+            phases.append(c.record?.phase)
+        }
+        let result = try FineTune.run(o, callbacks: [probe]) { _ in }
+        let head = { (named: [String: Tensor]) in named.filter { $0.key.hasPrefix("fc.") } }
+        let body = { (named: [String: Tensor]) in
+            named.filter { !$0.key.hasPrefix("fc.") && !$0.key.contains("running") }
+        }
+        XCTAssertNotEqual(head(afterPhaseOne), head(start), "phase one trains the head")
+        XCTAssertEqual(body(afterPhaseOne), body(start), "phase one leaves the body alone")
+        XCTAssertEqual(phases, ["head", "body"])
+        XCTAssertEqual(result.history.map(\.phase), ["head", "body"])
+        let final = try weights(result.runFolder)
+        XCTAssertNotEqual(body(final), body(start), "phase two trains the body")
+    }
+
+    /// Clipping, the plateau schedule, mixup and cutmix reach the trainer from the options,
+    /// and the recipe line names them.
+    func testClippingPlateauMixupAndCutmixAreReachable() throws {
+        for variant in 0..<2 {
+            var o = options(epochs: 1)
+            o.clipNorm = 0.5
+            o.schedule = .plateau
+            if variant == 0 { o.mixup = 0.2 } else { o.cutmix = 1 }
+            var kinds: [String] = []
+            var softTargets = false
+            var clippedNorm: Float?
+            let probe = Probe()
+            probe.onFitBegan = { c in kinds = c.trainer.callbacks.map { "\(type(of: $0))" } }
+            probe.onAfterBackward = { c in
+                softTargets = softTargets || c.softTargets != nil
+                clippedNorm = c.trainer.callback(ClipGradients.self)?.lastNorm
+            }
+            let result = try FineTune.run(o, callbacks: [probe]) { _ in }
+            XCTAssertTrue(kinds.contains("ClipGradients") && kinds.contains("BatchMixing"), "\(kinds)")
+            XCTAssertTrue(softTargets, "the batch was mixed")
+            XCTAssertNotNil(clippedNorm)
+            let summary = try String(contentsOfFile: result.runFolder + "/summary.txt", encoding: .utf8)
+            XCTAssertTrue(
+                summary.contains("clip norm 0.5") && summary.contains(variant == 0 ? "mixup 0.2" : "cutmix 1.0"),
+                summary)
+            XCTAssertTrue(summary.contains("plateau"), summary)
+        }
+    }
+
+    /// The same seed at the same thread count gives the same weights, run after run.
+    func testSameSeedSameThreadCountSameWeights() throws {
+        let saved = Threads.count
+        defer { Threads.count = saved }
+        for threads in [1, 2] {
+            Threads.count = threads
+            let a = try FineTune.run(options(epochs: 1)) { _ in }
+            let b = try FineTune.run(options(epochs: 1)) { _ in }
+            XCTAssertEqual(try weights(a.runFolder), try weights(b.runFolder), "\(threads) thread(s)")
+        }
+    }
+
+    /// Every optimiser and schedule the command line offers builds and takes a step.
+    func testEveryOptimizerAndScheduleRuns() throws {
+        let schedules = FineTuneOptions.ScheduleKind.allCases
+        for (index, kind) in FineTuneOptions.OptimizerKind.allCases.enumerated() {
+            var o = options("lenet5", epochs: 1)
+            o.imageSize = nil
+            o.optimizer = kind
+            o.schedule = schedules[index % schedules.count]
+            let result = try FineTune.run(o) { _ in }
+            XCTAssertEqual(result.history.count, 1, "\(kind)")
+        }
+    }
+}
