@@ -59,7 +59,8 @@ let package = Package(
         .testTarget(name: "ZooTests", dependencies: ["Zoo", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CHDF5", "CPNG", "CTurboJPEG"]),
         // Runs the built `finetune` binary: exit codes and messages of the command line.
-        .testTarget(name: "CLITests", dependencies: ["finetune", "LibraryExample", "Transfer", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["finetune", "LibraryExample", "Transfer", "TestSupport"],
+                    exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v5]
 )

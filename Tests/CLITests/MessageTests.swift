@@ -86,6 +86,26 @@ final class MessageTests: XCTestCase {
         XCTAssertEqual(fits.status, 0, fits.stderr)
     }
 
+    /// Found by `scripts/fuzz.sh hdf5`: a damaged weight file on which libhdf5 1.10 loops
+    /// forever (global heap, variable-length strings). The read ends with an error naming it.
+    func testAWeightFileThatHangsLibhdf5EndsWithAClearError() throws {
+        let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/fuzz-hdf5-heap-loop.h5").path
+        let process = Process()
+        process.executableURL = FinetuneBinary.url
+        process.arguments = ["zoo", "show", file]
+        process.environment = ["GRAFT_READ_TIMEOUT": "2"]
+        let err = Pipe()
+        process.standardError = err
+        process.standardOutput = FileHandle.nullDevice
+        let started = Date()
+        try process.run()
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 1)
+        XCTAssertTrue(stderr.contains(file) && stderr.contains("damaged"), stderr)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 30)
+    }
+
     func testRunsFolderThatIsAFileAndOutputIntoAMissingFolderAreNamed() throws {
         let data = try makeFolder()
         try "x".write(toFile: temporary.path("runs"), atomically: true, encoding: .utf8)

@@ -56,6 +56,14 @@ public struct TrainingCheckpoint {
     }
 
     public static func read(_ path: String) throws -> TrainingCheckpoint {
+        let bytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+        return try Watchdog.run(seconds: Watchdog.readLimit(bytes: bytes),
+                                message: "\(path): libhdf5 did not finish reading it; the checkpoint is damaged") {
+            try readFile(path)
+        }
+    }
+
+    private static func readFile(_ path: String) throws -> TrainingCheckpoint {
         let file = try HDF5File(reading: path)
         guard file.hasAttribute("graft_checkpoint"), let text = try file.readStrings("graft_checkpoint").first,
             let header = try? JSONDecoder().decode(Header.self, from: Data(text.utf8)), header.format == format

@@ -42,8 +42,17 @@ public struct WeightArchive {
         self.path = path; self.format = format; self.layerNames = layerNames; self.layers = layers; self.metadata = metadata
     }
 
-    /// Reads any supported file.
+    /// Reads any supported file. A damaged file that makes libhdf5 loop ends the process with
+    /// a message naming it (`Watchdog`), rather than hanging.
     public static func read(_ path: String) throws -> WeightArchive {
+        let bytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+        return try Watchdog.run(seconds: Watchdog.readLimit(bytes: bytes),
+                                message: "\(path): libhdf5 did not finish reading it in \(Int(Watchdog.readLimit(bytes: bytes))) s; the file is damaged (re-download or re-export it)") {
+            try readFile(path)
+        }
+    }
+
+    private static func readFile(_ path: String) throws -> WeightArchive {
         let file = try HDF5File(reading: path)
         if file.hasAttribute("layer_names") { return try readKeras2(file, root: "/") }
         if file.exists("model_weights") && file.hasAttribute("layer_names", on: "model_weights") {
