@@ -7,6 +7,22 @@ extension FineTuneOptions.ScheduleKind: ExpressibleByArgument {}
 extension FrozenBatchNorm: ExpressibleByArgument {}
 extension Monitor: ExpressibleByArgument {}
 
+/// `--lr 0.001` or `--lr auto`.
+enum LearningRateArgument: ExpressibleByArgument {
+    case value(Float)
+    case auto
+
+    init?(argument: String) {
+        if argument.lowercased() == "auto" {
+            self = .auto
+        } else if let rate = Float(argument) {
+            self = .value(rate)
+        } else {
+            return nil
+        }
+    }
+}
+
 /// Every option of a run; unset ones keep the library's defaults (`FineTuneOptions`), which
 /// the help texts quote.
 struct TrainingOptions: ParsableArguments {
@@ -26,7 +42,8 @@ struct TrainingOptions: ParsableArguments {
         help: "The smallest change of --monitor that counts as better (default \(d.minDelta)).")
     var minDelta: Double?
     @Option(name: .customLong("batch-size"), help: "Images per batch (default \(d.batchSize)).") var batchSize: Int?
-    @Option(help: "The learning rate (default \(d.learningRate)).") var lr: Float?
+    @Option(help: "The learning rate, or 'auto' to run the learning-rate finder first (default \(d.learningRate)).")
+    var lr: LearningRateArgument?
     @Option(
         help:
             "sgd, momentum, nesterov, adam, adamw, nadam, rmsprop, adagrad or adadelta (default \(d.optimizer.rawValue))."
@@ -83,8 +100,8 @@ struct TrainingOptions: ParsableArguments {
         try within("--size", size, Limits.imageSide)
         try within("--warmup", warmup, 0...Limits.epochs.upperBound)
         try within("--head-epochs", headEpochs, 0...Limits.epochs.upperBound)
-        if let lr {
-            guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be a positive number, not \(lr)") }
+        if case .value(let rate)? = lr {
+            guard rate > 0, rate.isFinite else { throw ValidationError("--lr must be a positive number or 'auto', not \(rate)") }
         }
         do { try options.validate() } catch { throw ValidationError("\(error)") }
     }
@@ -98,7 +115,11 @@ struct TrainingOptions: ParsableArguments {
         o.monitor = monitor ?? o.monitor
         o.minDelta = minDelta ?? o.minDelta
         o.batchSize = batchSize ?? o.batchSize
-        o.learningRate = lr ?? o.learningRate
+        switch lr {
+        case .value(let rate)?: o.learningRate = rate
+        case .auto?: o.autoLearningRate = true
+        case nil: break
+        }
         o.optimizer = optimizer ?? o.optimizer
         o.weightDecay = weightDecay ?? o.weightDecay
         o.schedule = schedule ?? o.schedule
@@ -165,5 +186,57 @@ struct Resume: ParsableCommand {
             }
             throw error
         }
+    }
+}
+
+struct Sanity: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Overfit a few training images with regularisation off: a healthy setup reaches 100% (the lecture notes' first check).")
+
+    @Option(help: "How many training images (spread over the classes).") var images = 20
+    @Option(name: .customLong("max-steps"), help: "Steps at most (one batch of all the images per step).") var maxSteps = 200
+    @OptionGroup var training: TrainingOptions
+
+    func validate() throws {
+        try within("--images", images, 2...1000)
+        try within("--max-steps", maxSteps, 1...100_000)
+    }
+
+    func run() throws {
+        let result = try SanityCheck.run(training.options, images: images, maxSteps: maxSteps) { warn($0) }
+        print(result.description)
+        if !result.reached { throw ExitCode(1) }
+    }
+}
+
+struct LRFind: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lr-find",
+        abstract: "Sweep the learning rate exponentially over a few hundred steps, plot loss against rate, suggest one.",
+        discussion: "Use the suggestion with --lr, or let `finetune --lr auto` run this first.")
+
+    @Option(help: "Where to write the loss-against-rate chart (PNG).") var out = "lr-find.png"
+    @Option(help: "Steps of the sweep.") var steps = 200
+    @OptionGroup var training: TrainingOptions
+
+    func validate() throws { try within("--steps", steps, 10...10_000) }
+
+    func run() throws {
+        let say: (String) -> Void = { warn($0) }
+        let plan = try FineTune.resolve(training.options)
+        let data = try FineTune.loadData(plan, say: say)
+        let model = try FineTune.buildModel(plan, data: data, say: say)
+        let loaders = FineTune.loaders(plan, data: data, model: model)
+        let found = try FineTune.findLearningRate(plan, data: data, model: model, loaders: loaders,
+                                                  finder: LearningRateFinder(steps: steps))
+        try LearningRateFinder.chart(found).writePNG(to: out)
+        for i in stride(from: 0, to: found.rates.count, by: max(1, found.rates.count / 12)) {
+            print(String(format: "lr %9.2e  loss %.4f", Double(found.rates[i]), Double(found.losses[i])))
+        }
+        guard let rate = found.suggestion else {
+            print("no suggestion: the loss diverged after \(found.rates.count) steps; lower the start of the sweep or check the data")
+            throw ExitCode(1)
+        }
+        print(String(format: "suggested learning rate: %.2g (steepest descent of the smoothed loss); chart: %@", Double(rate), out))
     }
 }

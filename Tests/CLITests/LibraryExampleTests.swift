@@ -40,3 +40,18 @@ final class LibraryExampleTests: XCTestCase {
         XCTAssertEqual(output, "stage3 features [4, 256] for 4 images of 2 classes\n")
     }
 }
+
+/// The README's option table names every option `finetune train --help` lists.
+final class ReadmeOptionTests: XCTestCase {
+    func testEveryTrainingOptionIsInTheReadme() throws {
+        let readme = try String(contentsOf: LibraryExampleTests.root.appendingPathComponent("README.md"), encoding: .utf8)
+        let help = try FinetuneBinary.run(["train", "--help"]).stdout
+        let options = Set(help.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "," })
+            .filter { $0.hasPrefix("--") && $0 != "--help" }.map { String($0.prefix { $0 != "=" && $0 != "." && $0 != ")" }) })
+        XCTAssertGreaterThan(options.count, 25)
+        for option in options.sorted() {
+            XCTAssertTrue(readme.contains("`\(option) ") || readme.contains("`\(option)`") || readme.contains("/ `\(option)"),
+                          "README's option table lacks \(option)")
+        }
+    }
+}

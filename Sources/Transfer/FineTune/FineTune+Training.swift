@@ -80,18 +80,34 @@ extension FineTune {
         _ options: FineTuneOptions, callbacks extra: [TrainingCallback] = [],
         say: @escaping (String) -> Void = { print($0) }
     ) throws -> FineTuneResult {
-        let plan = try resolve(options)
+        var plan = try resolve(options)
         let data = try loadData(plan, say: say)
         let model = try buildModel(plan, data: data, say: say)
         let loaders = loaders(plan, data: data, model: model)
+        if options.autoLearningRate {
+            let found = try findLearningRate(plan, data: data, model: model, loaders: loaders)
+            guard let rate = found.suggestion else { throw FineTuneError.noLearningRate(steps: found.rates.count) }
+            plan.options.learningRate = rate
+            plan.options.autoLearningRate = false
+            say(String(format: "--lr auto: the learning-rate finder suggests %.2g (steepest descent over %d steps)", Double(rate), found.rates.count))
+        }
         let run = try makeRunFolder(options.runsDirectory, name: plan.runName)
-        try RunFolder.writeStart(run, options: options, split: data.split)
+        try RunFolder.writeStart(run, options: plan.options, split: data.split)
         try AugmentationPreview(
             images: data.split.train.prefix(4).map { (data.images.name(at: $0), data.images.images[$0]) },
             augmentation: plan.augmentation, versions: 6, seed: options.seed, cellSize: max(plan.size, 48)
         )
         .write(to: run + "/augmentation.png")
         return try execute(plan, data: data, model: model, loaders: loaders, run: run, checkpoint: nil, extra: extra, say: say)
+    }
+
+    /// The learning-rate range test on the training data, with the options' optimiser (the
+    /// model is left as it was).
+    public static func findLearningRate(_ plan: Plan, data: Data, model: Model, loaders: Loaders,
+                                        finder: LearningRateFinder = LearningRateFinder()) throws -> LearningRateFinder.Result {
+        let optimizer = Recipe.optimizer(plan.options, model: model.network)
+        let loss = ClassificationLoss(classWeights: data.classWeights.map { Tensor($0) }, labelSmoothing: plan.options.labelSmoothing)
+        return try finder.run(model: model.network, optimizer: optimizer, loader: loaders.train, loss: loss)
     }
 
     /// Continues an interrupted (or killed) run from its last checkpoint, with the options it

@@ -15,6 +15,7 @@ public enum FineTuneError: Error, CustomStringConvertible {
     case diverged(TrainingError, savedTo: String, epochs: Int)
     case interrupted(runFolder: String, epochs: Int)
     case notResumable(runFolder: String, reason: String)
+    case noLearningRate(steps: Int)
 
     public var description: String {
         switch self {
@@ -42,6 +43,8 @@ public enum FineTuneError: Error, CustomStringConvertible {
                 "interrupted after \(epochs) complete epoch(s): the best model so far is \(run)/model.h5 and the checkpoint "
                 + "\(run)/checkpoint.h5; continue exactly where it stopped with `finetune resume \(run)`"
         case .notResumable(let run, let reason): return "\(run): cannot resume: \(reason)"
+        case .noLearningRate(let steps):
+            return "--lr auto: the learning-rate finder diverged after \(steps) steps, too early to suggest a rate; pass --lr"
         }
     }
 }

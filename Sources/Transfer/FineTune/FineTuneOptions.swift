@@ -31,6 +31,8 @@ public struct FineTuneOptions: Codable, Equatable, Sendable {
     public var minDelta = 0.0
     public var batchSize = 32
     public var learningRate: Float = 1e-3
+    /// `--lr auto`: run the learning-rate finder first and train at its suggestion.
+    public var autoLearningRate = false
     public var optimizer: OptimizerKind = .adam
     /// L2 weight decay (decoupled for AdamW).
     public var weightDecay: Float = 0

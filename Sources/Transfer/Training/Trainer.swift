@@ -117,8 +117,8 @@ public final class Trainer {
         context.record = nil
         context.validation = nil
         context.epochStarted = Date()
+        model.train()  // before the callbacks, which may set modes of their own (dropout off)
         try each { try $0.epochBegan(context) }
-        model.train()
         var totalLoss = 0.0
         var correct = 0
         for batch in train.batches(epoch: epoch) {

@@ -1,0 +1,76 @@
+import Engine
+import Foundation
+import Layers
+import Optimizers
+import Vision
+import Zoo
+
+/// The lecture notes' first check: a model that cannot overfit a handful of images, with
+/// regularisation off (no augmentation, weight decay, label smoothing, mixup or dropout),
+/// has a bug: wrong labels, a broken loss, a learning rate far off, a frozen model.
+public enum SanityCheck {
+    public struct Result: Sendable {
+        public var images: Int
+        public var steps: Int
+        public var accuracy: Double
+        public var loss: Double
+        public var reached: Bool
+
+        public var description: String {
+            reached
+                ? String(format: "ok: reached 100%% training accuracy on %d images after %d steps (loss %.4f)", images, steps, loss)
+                : String(format: "FAILED: %.0f%% training accuracy on %d images after %d steps (loss %.4f); a model should memorise "
+                         + "this few: check the labels, the learning rate (finetune lr-find) and that enough of the model trains",
+                         accuracy * 100, images, steps, loss)
+        }
+    }
+
+    /// Stops once every image of an epoch is classified right.
+    final class StopWhenMemorised: TrainingCallback {
+        func epochEnded(_ context: TrainingContext) throws {
+            if let r = context.record, r.trainAccuracy >= 1 { context.requestStop(.requested("memorised")) }
+        }
+    }
+
+    /// Dropout off: `model.train()` turned it on, this turns it back off every epoch.
+    final class NoDropout: TrainingCallback {
+        func epochBegan(_ context: TrainingContext) throws {
+            for case let layer as Dropout in context.model.namedModules.map(\.module) { layer.eval() }
+        }
+    }
+
+    /// Overfits the first `images` training images (spread over the classes) for at most
+    /// `maxSteps` steps, one batch per step.
+    public static func run(_ options: FineTuneOptions, images count: Int = 20, maxSteps: Int = 200,
+                           say: @escaping (String) -> Void) throws -> Result {
+        var options = options
+        options.pipeline = ""
+        options.weightDecay = 0
+        options.labelSmoothing = 0
+        options.mixup = nil
+        options.cutmix = nil
+        let plan = try FineTune.resolve(options)
+        let data = try FineTune.loadData(plan, say: say)
+        let model = try FineTune.buildModel(plan, data: data, say: say)
+        // Round-robin over the classes, so every class is in the subset.
+        let byClass = Dictionary(grouping: data.split.train) { data.images.labels[$0] }
+        var subset: [Int] = []
+        var round = 0
+        while subset.count < min(count, data.split.train.count) {
+            for label in byClass.keys.sorted() where round < byClass[label]!.count && subset.count < count {
+                subset.append(byClass[label]![round])
+            }
+            round += 1
+        }
+        let p = model.preprocessing
+        let loader = BatchLoader(source: data.images, indices: subset.sorted(), batchSize: subset.count, imageSize: (plan.size, plan.size),
+                                 mean: p.mean, std: p.std, channelOrder: p.channelOrder, shuffle: false, seed: options.seed)
+        let optimizer = Recipe.optimizer(options, model: model.network)
+        let trainer = Trainer(model: model.network, optimizer: optimizer, callbacks: [NoDropout(), DivergenceGuard(), StopWhenMemorised()],
+                              seed: options.seed)
+        let history = try trainer.fit(train: loader, validation: nil, epochs: maxSteps)
+        let last = history.last
+        return Result(images: subset.count, steps: history.count, accuracy: last?.trainAccuracy ?? 0, loss: last?.trainLoss ?? .nan,
+                      reached: (last?.trainAccuracy ?? 0) >= 1)
+    }
+}

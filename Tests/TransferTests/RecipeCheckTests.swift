@@ -1,0 +1,63 @@
+import Engine
+import Foundation
+import Layers
+import Optimizers
+import TestSupport
+import Transfer
+import Vision
+import XCTest
+import Zoo
+
+/// The lecture notes' recipe checks: overfit a small subset, find a learning rate.
+final class RecipeCheckTests: XCTestCase {
+    func testSanityCheckMemorisesTwentyImagesAndFailsWhenNothingCanLearn() throws {
+        var options = FineTuneOptions(base: "lenet5", freeze: .stages(0))
+        options.demoImagesPerClass = 12
+        let ok = try SanityCheck.run(options, images: 20, maxSteps: 100) { _ in }
+        XCTAssertTrue(ok.reached, ok.description)
+        XCTAssertEqual(ok.images, 20)
+        options.learningRate = 1e-9  // nothing moves
+        let stuck = try SanityCheck.run(options, images: 20, maxSteps: 20) { _ in }
+        XCTAssertFalse(stuck.reached)
+        XCTAssertTrue(stuck.description.contains("FAILED"), stuck.description)
+    }
+
+    func testTheFinderSuggestsTheSteepestDescentAndPutsTheWeightsBack() throws {
+        // A synthetic curve: flat, falling fastest at index 30, minimum at 45, then diverging.
+        let rates = (0..<60).map { Float(1e-6 * pow(10, Double($0) / 10)) }
+        func curve(_ i: Int) -> Float {
+            if i >= 45 { return Float(0.6 + 0.2 * Double(i - 45)) }
+            let x = Double(i - 30) / 3
+            return Float(2 - 1.5 / (1 + exp(-x)))
+        }
+        let losses = (0..<60).map(curve)
+        XCTAssertEqual(LearningRateFinder.steepest(rates: rates, losses: losses), rates[30])
+
+        // A linear classifier on 8x8 shapes: learns fast at the right rate, diverges above it.
+        Random.seed(3)
+        let model = Sequential(Flatten(), Dense(8 * 8 * 3, 3))
+        let before = Snapshot(model).named
+        let data = DemoShapes.make(perClass: 40, size: 8, seed: 1)
+        let loader = BatchLoader(source: data, batchSize: 30, imageSize: (8, 8), mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25])
+        let optimizer = Optimizer(SGD(momentum: 0.9), parameters: model.trainableParameters, learningRate: 1e-3)
+        let result = try LearningRateFinder(steps: 120).run(model: model, optimizer: optimizer, loader: loader)
+        XCTAssertEqual(Snapshot(model).named, before, "the sweep leaves the weights as they were")
+        let suggestion = try XCTUnwrap(result.suggestion)
+        XCTAssertTrue((1e-5...1).contains(suggestion), "\(suggestion)")
+        XCTAssertEqual(result.rates.count, result.losses.count)
+        XCTAssertTrue(zip(result.rates, result.rates.dropFirst()).allSatisfy { $0 < $1 }, "rates grow")
+    }
+
+    func testAutoLearningRateIsUsedAndRecorded() throws {
+        let temporary = try TemporaryDirectory("auto-lr")
+        defer { temporary.remove() }
+        var o = demoOptions("lenet5", in: temporary, epochs: 1, imagesPerClass: 8)
+        o.autoLearningRate = true
+        var lines: [String] = []
+        let result = try FineTune.run(o) { lines.append($0) }
+        XCTAssertTrue(lines.contains { $0.hasPrefix("--lr auto: the learning-rate finder suggests") }, lines.joined(separator: "\n"))
+        let saved = try JSONDecoder().decode(FineTuneOptions.self, from: Data(contentsOf: URL(fileURLWithPath: result.runFolder + "/options.json")))
+        XCTAssertFalse(saved.autoLearningRate, "the run records the rate it used, so a resume trains at it")
+        XCTAssertNotEqual(saved.learningRate, o.learningRate)
+    }
+}
