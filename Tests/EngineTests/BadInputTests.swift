@@ -38,11 +38,15 @@ final class BadInputTests: XCTestCase {
     }
 
     func testNaNProducedByAnOpIsRecordedWithOpAndShapes() {
-        Numerics.reset()
         let x = Variable(Tensor(shape: [2, 2], scalars: [1, -1, 2, 3]), requiresGrad: true)
-        let y = x.log() * 2  // log(-1) = NaN; the multiply only propagates it
-        XCTAssertTrue(y.value.hasNonFinite)
-        guard case let .nonFinite(op, inputShapes, outputShape, count)? = Numerics.firstFailure else {
+        Numerics.reset()
+        _ = x.log() * 2
+        XCTAssertNil(Numerics.firstFailure, "off by default: no scan on the hot path")
+        var y: Variable?
+        let failure = Numerics.firstFailure(replaying: { y = x.log() * 2 })  // log(-1) = NaN; the multiply only propagates it
+        XCTAssertTrue(y!.value.hasNonFinite)
+        XCTAssertEqual(Numerics.policy, .off, "the replay restores the policy")
+        guard case let .nonFinite(op, inputShapes, outputShape, count)? = failure else {
             return XCTFail("the NaN was not recorded")
         }
         XCTAssertEqual(op, "log", "the op that created the NaN is blamed, not the ones that propagate it")

@@ -37,4 +37,8 @@ void graft_interrupts_install(void);
 int graft_interrupts_count(void);
 void graft_interrupts_reset(void);
 
+/// glibc's mmap and trim thresholds (see MemoryPolicy.swift): blocks below `mmap_threshold`
+/// come from and return to the heap's free lists instead of fresh kernel pages.
+void graft_keep_freed_memory(size_t mmap_threshold, size_t trim_threshold);
+
 #endif

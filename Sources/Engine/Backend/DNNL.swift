@@ -19,6 +19,7 @@ final class DNNL: @unchecked Sendable {
 
     private init() {
         _ = Threads.count  // applies GRAFT_NUM_THREADS before oneDNN starts its pool
+        _ = MemoryPolicy.applied
         var engine: dnnl_engine_t?
         DNNL.check(dnnl_engine_create(&engine, dnnl_cpu, 0), op: "dnnl_engine_create")
         var stream: dnnl_stream_t?

@@ -61,7 +61,7 @@ extension Kernels {
         }
         KernelStats.record("batchNorm.forward")
         let prim = g.forwardPrimitive()
-        var y = Tensor.zeros(x.shape)
+        var y = Tensor.uninitialized(x.shape)
         var m = mean ?? Tensor.zeros([g.channels]), v = variance ?? Tensor.zeros([g.channels])
         x.withUnsafeBufferPointer { px in
             gamma.withUnsafeBufferPointer { pg in
@@ -93,7 +93,7 @@ extension Kernels {
                "batchNorm backward: gradient \(dy.shape) must match the input \(x.shape) and the statistics must be [\(g.channels)]")
         KernelStats.record("batchNorm.backward")
         let prim = g.backwardPrimitive()
-        var dx = Tensor.zeros(x.shape), dgamma = Tensor.zeros([g.channels]), dbeta = Tensor.zeros([g.channels])
+        var dx = Tensor.uninitialized(x.shape), dgamma = Tensor.zeros([g.channels]), dbeta = Tensor.zeros([g.channels])
         x.withUnsafeBufferPointer { px in
             dy.withUnsafeBufferPointer { pdy in
                 gamma.withUnsafeBufferPointer { pg in

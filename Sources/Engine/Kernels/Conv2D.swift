@@ -98,7 +98,7 @@ extension Conv2DGeometry {
                         _ body: (dnnl_memory_desc_t, UnsafeMutableRawPointer) -> R) -> R {
         let wanted = prim.memoryDescriptor(query)!
         if sameLayout(wanted, weightsDesc) { return body(weightsDesc, rawInput(w)) }
-        var buffer = [UInt8](repeating: 0, count: byteSize(wanted))
+        var buffer = [UInt8](unsafeUninitializedCapacity: byteSize(wanted)) { $1 = $0.count }
         return buffer.withUnsafeMutableBytes { raw in
             reorder(from: weightsDesc, to: wanted, key: "w\(prim.op)" + key, rawInput(w), raw.baseAddress!)
             return body(wanted, raw.baseAddress!)
@@ -118,7 +118,7 @@ extension Kernels {
         }
         KernelStats.record("conv2d.forward")
         let prim = g.forwardPrimitive(bias: bias != nil)
-        var y = Tensor.zeros(g.output)
+        var y = Tensor.uninitialized(g.output)
         x.withUnsafeBufferPointer { px in
             w.withUnsafeBufferPointer { pw in
                 y.withUnsafeMutableBufferPointer { py in
@@ -141,7 +141,7 @@ extension Kernels {
         }
         KernelStats.record("conv2d.backward_data")
         let prim = g.backwardDataPrimitive()
-        var dx = Tensor.zeros(g.input)
+        var dx = Tensor.uninitialized(g.input)
         dy.withUnsafeBufferPointer { pdy in
             w.withUnsafeBufferPointer { pw in
                 dx.withUnsafeMutableBufferPointer { pdx in
@@ -163,8 +163,8 @@ extension Kernels {
         }
         KernelStats.record("conv2d.backward_weights")
         let prim = g.backwardWeightsPrimitive(bias: bias)
-        var dw = Tensor.zeros(g.kernel)
-        var db = Tensor.zeros([g.kernel[3]])
+        var dw = Tensor.uninitialized(g.kernel)
+        var db = Tensor.uninitialized([g.kernel[3]])
         x.withUnsafeBufferPointer { px in
             dy.withUnsafeBufferPointer { pdy in
                 dw.withUnsafeMutableBufferPointer { pdw in
@@ -172,7 +172,7 @@ extension Kernels {
                         // The gradient comes out in the primitive's layout; reorder it to HWIO.
                         let produced = prim.memoryDescriptor(dnnl_query_diff_weights_md)!
                         let direct = sameLayout(produced, g.weightsDesc)
-                        var buffer = [UInt8](repeating: 0, count: direct ? 0 : byteSize(produced))
+                        var buffer = [UInt8](unsafeUninitializedCapacity: direct ? 0 : byteSize(produced)) { $1 = $0.count }
                         buffer.withUnsafeMutableBytes { raw in
                             let target = direct ? UnsafeMutableRawPointer(pdw.baseAddress!) : raw.baseAddress!
                             var args = [(Arg.src, g.srcDesc, rawInput(px)), (Arg.diffDst, g.dstDesc, rawInput(pdy)),

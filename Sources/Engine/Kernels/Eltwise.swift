@@ -51,7 +51,7 @@ extension Kernels {
         guard x.count > 0 else { return x }
         let prim = eltwiseForwardPrimitive(a, count: x.count)
         let md = memoryDescriptor([x.count], dnnl_a)
-        var y = Tensor.zeros(x.shape)
+        var y = Tensor.uninitialized(x.shape)
         x.withUnsafeBufferPointer { px in
             y.withUnsafeMutableBufferPointer { py in
                 prim.execute([(Arg.src, md, rawInput(px)), (Arg.dst, md, UnsafeMutableRawPointer(py.baseAddress!))])
@@ -73,7 +73,7 @@ extension Kernels {
             return DNNL.shared.primitive(op: "\(a.name).backward", desc: &desc, hint: eltwiseForwardPrimitive(a, count: count))
         }
         let md = memoryDescriptor([count], dnnl_a)
-        var dx = Tensor.zeros(x.shape)
+        var dx = Tensor.uninitialized(x.shape)
         x.withUnsafeBufferPointer { px in
             dy.withUnsafeBufferPointer { pdy in
                 dx.withUnsafeMutableBufferPointer { pdx in

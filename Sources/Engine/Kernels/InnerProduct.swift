@@ -42,7 +42,7 @@ extension Kernels {
         }
         KernelStats.record("linear.forward")
         let prim = g.forwardPrimitive(bias: bias != nil)
-        var y = Tensor.zeros([g.batch, g.outputs])
+        var y = Tensor.uninitialized([g.batch, g.outputs])
         x.withUnsafeBufferPointer { px in
             w.withUnsafeBufferPointer { pw in
                 y.withUnsafeMutableBufferPointer { py in
@@ -66,7 +66,7 @@ extension Kernels {
             DNNL.check(dnnl_inner_product_backward_data_desc_init(&desc, &src, &wei, &dst), op: "linear backward data \(g.key)")
             return DNNL.shared.primitive(op: "linear.backward_data", desc: &desc, hint: g.forwardPrimitive(bias: false))
         }
-        var dx = Tensor.zeros([g.batch, g.inputs])
+        var dx = Tensor.uninitialized([g.batch, g.inputs])
         dy.withUnsafeBufferPointer { pdy in
             w.withUnsafeBufferPointer { pw in
                 dx.withUnsafeMutableBufferPointer { pdx in
@@ -93,7 +93,7 @@ extension Kernels {
             DNNL.check(status, op: "linear backward weights \(g.key)")
             return DNNL.shared.primitive(op: "linear.backward_weights", desc: &desc, hint: g.forwardPrimitive(bias: bias))
         }
-        var dw = Tensor.zeros([g.inputs, g.outputs]), db = Tensor.zeros([g.outputs])
+        var dw = Tensor.uninitialized([g.inputs, g.outputs]), db = Tensor.uninitialized([g.outputs])
         x.withUnsafeBufferPointer { px in
             dy.withUnsafeBufferPointer { pdy in
                 dw.withUnsafeMutableBufferPointer { pdw in

@@ -62,7 +62,7 @@ extension Kernels {
         ensure(x.shape == g.input, "pool2d: input \(x.shape) differs from geometry \(g.input)")
         KernelStats.record("\(g.kind)Pool2D.forward")
         let prim = g.forwardPrimitive(training: training)
-        var y = Tensor.zeros(g.output)
+        var y = Tensor.uninitialized(g.output)
         var ws = [UInt8](repeating: 0, count: training ? max(prim.workspaceBytes, 1) : 0)
         x.withUnsafeBufferPointer { px in
             y.withUnsafeMutableBufferPointer { py in
@@ -84,7 +84,7 @@ extension Kernels {
         ensure(dy.shape == g.output, "pool2d backward: gradient \(dy.shape) differs from output \(g.output)")
         KernelStats.record("\(g.kind)Pool2D.backward")
         let prim = g.backwardPrimitive()
-        var dx = Tensor.zeros(g.input)
+        var dx = Tensor.uninitialized(g.input)
         var ws = workspace?.bytes ?? []
         dy.withUnsafeBufferPointer { pdy in
             dx.withUnsafeMutableBufferPointer { pdx in

@@ -35,7 +35,7 @@ public final class DivergenceGuard: CheckpointableCallback {
         guard loss.isFinite else {
             throw TrainingError.nonFiniteLoss(
                 epoch: context.epoch, batch: context.batch, learningRate: baseRate(context),
-                cause: Numerics.firstFailure?.description)
+                cause: firstFailingOp(context))
         }
         guard let initial = initialLoss else {
             initialLoss = loss
@@ -49,6 +49,14 @@ public final class DivergenceGuard: CheckpointableCallback {
                 epoch: context.epoch, batch: context.batch, loss: smoothed, initial: initial,
                 factor: factor, learningRate: baseRate(context))
         }
+    }
+
+    /// Replays the batch's forward pass with the NaN/Inf scan on, to name the op at fault
+    /// (the scan is off during training: it costs 15-19% of a step).
+    private func firstFailingOp(_ context: TrainingContext) -> String? {
+        Numerics.firstFailure(replaying: {
+            _ = Autodiff.withoutGradients { context.model(Variable(context.images)) }
+        })?.description ?? Numerics.firstFailure?.description
     }
 
     /// The rate the user chose (the first group's, before the schedule's factor).
