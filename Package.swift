@@ -17,6 +17,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // System libraries (Debian: libdnnl-dev, libhdf5-dev, libpng-dev, libturbojpeg0-dev).
@@ -33,7 +34,7 @@ let package = Package(
         .target(name: "Optimizers", dependencies: ["Layers"]),
         .target(name: "Vision", dependencies: ["Engine", "CPNG", "CTurboJPEG", "CZlib"]),
         .target(name: "Zoo", dependencies: ["Layers", "CHDF5"]),
-        .target(name: "Transfer", dependencies: ["Zoo", "Vision", "Optimizers"]),
+        .target(name: "Transfer", dependencies: ["Zoo", "Vision", "Optimizers", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Graft", dependencies: ["Engine", "Layers", "Optimizers", "Vision", "Zoo", "Transfer"]),
         .executableTarget(name: "finetune", dependencies: [
             "Graft", .product(name: "ArgumentParser", package: "swift-argument-parser"),

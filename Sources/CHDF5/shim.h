@@ -6,6 +6,7 @@ static inline hid_t graft_H5T_NATIVE_FLOAT(void) { return H5T_NATIVE_FLOAT; }
 static inline hid_t graft_H5T_NATIVE_DOUBLE(void) { return H5T_NATIVE_DOUBLE; }
 static inline hid_t graft_H5T_NATIVE_INT32(void) { return H5T_NATIVE_INT32; }
 static inline hid_t graft_H5T_NATIVE_INT64(void) { return H5T_NATIVE_INT64; }
+static inline hid_t graft_H5T_NATIVE_UINT8(void) { return H5T_NATIVE_UINT8; }
 static inline hid_t graft_H5T_C_S1(void) { return H5T_C_S1; }
 static inline hid_t graft_H5P_DEFAULT(void) { return H5P_DEFAULT; }
 static inline hid_t graft_H5P_FILE_ACCESS(void) { return H5P_FILE_ACCESS; }

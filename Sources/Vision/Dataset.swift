@@ -45,6 +45,7 @@ public enum DatasetFolderError: Error, CustomStringConvertible, Equatable {
     case emptyClass(folder: String)
     case singleClass(root: String, name: String)
     case badCSV(path: String, line: Int, reason: String)
+    case noSuchClass(root: String, name: String, known: [String])
 
     public var description: String {
         switch self {
@@ -53,6 +54,8 @@ public enum DatasetFolderError: Error, CustomStringConvertible, Equatable {
         case let .emptyClass(folder): return "\(folder): the class folder holds no PNG or JPEG images; add images or remove the folder"
         case let .singleClass(root, name): return "\(root): only one class (\(name)); a classifier needs at least two class folders"
         case let .badCSV(path, line, reason): return "\(path):\(line): \(reason)"
+        case let .noSuchClass(root, name, known):
+            return "\(root): has no class folder '\(name)'; it has \(known.prefix(12).joined(separator: ", "))\(known.count > 12 ? ", …" : "")"
         }
     }
 }
@@ -76,14 +79,22 @@ public struct ImageFolder: LabeledImageSource {
     public let skipped: [SkippedEntry]
     public let decoder: ImageDecoder
 
-    public init(_ root: String, decoder: ImageDecoder = ImageDecoder()) throws {
+    /// `classes`: only these class sub-folders (each must exist), in the order given sorted.
+    public init(_ root: String, decoder: ImageDecoder = ImageDecoder(), classes: [String]? = nil) throws {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: root, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw DatasetFolderError.notAFolder(root)
         }
         let base = root.count > 1 && root.hasSuffix("/") ? String(root.dropLast()) : root
         let top = FolderWalk.children(of: base)
-        let classDirs = top.folders
+        var classDirs = top.folders
+        if let classes {
+            let names = Set(classDirs.map { ($0 as NSString).lastPathComponent })
+            if let missing = classes.first(where: { !names.contains($0) }) {
+                throw DatasetFolderError.noSuchClass(root: root, name: missing, known: names.sorted())
+            }
+            classDirs = classDirs.filter { classes.contains(($0 as NSString).lastPathComponent) }
+        }
         guard !classDirs.isEmpty else { throw DatasetFolderError.noClasses(root) }
         guard classDirs.count > 1 else {
             throw DatasetFolderError.singleClass(root: root, name: (classDirs[0] as NSString).lastPathComponent)
@@ -257,6 +268,13 @@ public struct DatasetSplit: Codable, Equatable, Sendable {
     public var train: [Int]
     public var validation: [Int]
     public var test: [Int]
+
+    public init(seed: UInt64, train: [Int], validation: [Int], test: [Int] = []) {
+        self.seed = seed
+        self.train = train
+        self.validation = validation
+        self.test = test
+    }
 
     public static func stratified(labels: [Int], validation: Double, test: Double = 0, seed: UInt64) -> DatasetSplit {
         ensure(validation >= 0 && test >= 0 && validation + test < 1, "split: validation \(validation) + test \(test) must be below 1")

@@ -109,6 +109,43 @@ public enum ModelConfiguration: Codable, Equatable, Sendable {
 public enum GlobalPooling: String, Codable, Sendable { case avg, max }
 
 extension ModelConfiguration {
+    /// The configuration with a `classes`-way head.
+    public func withClasses(_ classes: Int) -> ModelConfiguration {
+        switch self {
+        case var .lenet(x):
+            x.classes = classes
+            return .lenet(x)
+        case var .vgg(x):
+            x.classes = classes
+            return .vgg(x)
+        case var .resnet(x):
+            x.classes = classes
+            return .resnet(x)
+        case var .alexnet(x):
+            x.classes = classes
+            return .alexnet(x)
+        }
+    }
+
+    /// The configuration for `channels`-channel images (1: grey, 3: RGB); only the first
+    /// convolution's weights depend on it.
+    public func withInputChannels(_ channels: Int) -> ModelConfiguration {
+        switch self {
+        case var .lenet(c):
+            c.inputChannels = channels
+            return .lenet(c)
+        case var .resnet(c):
+            c.input = [c.input[0], c.input[1], channels]
+            return .resnet(c)
+        case var .vgg(c):
+            c.input = [c.input[0], c.input[1], channels]
+            return .vgg(c)
+        case var .alexnet(c):
+            c.input = [c.input[0], c.input[1], channels]
+            return .alexnet(c)
+        }
+    }
+
     /// The configuration at `size` x `size` input, for the architectures whose weights do not
     /// depend on it (ResNet, VGG); the others (LeNet, AlexNet) keep their fixed input.
     public func sized(to size: Int) -> ModelConfiguration {

@@ -19,7 +19,9 @@ public struct VGGConfig: Codable, Equatable, Sendable {
     public var input: [Int]
     /// Whether the model has its original top (flatten, fc layers, classifier).
     public var includeTop: Bool
-    /// Global pooling at the end when `includeTop` is false (nil: the feature map).
+    /// Global pooling after the convolution blocks. Without the top: the output (nil: the
+    /// feature map). With the top: in place of flattening, so the fc layers and classifier
+    /// take `channels` inputs whatever the input size (a "global-pooling head").
     public var pooling: GlobalPooling?
     public var dropout: Float
     /// BatchNorm epsilon (torchvision: 1e-5).
@@ -91,12 +93,17 @@ public final class VGG: Module, ZooModel {
         let (h, w) = (config.input[0] / scale, config.input[1] / scale)
         if config.includeTop {
             ensure(h >= 1 && w >= 1, "VGG: a \(config.input) input is too small for \(config.blocks.count) pooling blocks")
-            var inputs = h * w * channels
-            fcLayers = config.fc.map { width in defer { inputs = width }; return Dense(inputs, width) }
+            var inputs = config.pooling == nil ? h * w * channels : channels
+            fcLayers = config.fc.map { width in
+                defer { inputs = width }
+                return Dense(inputs, width)
+            }
             dropouts = config.fc.map { _ in Dropout(config.dropout) }
             classifier = Dense(inputs, config.classes)
         } else {
-            fcLayers = []; dropouts = []; classifier = nil
+            fcLayers = []
+            dropouts = []
+            classifier = nil
         }
     }
 
@@ -118,9 +125,18 @@ public final class VGG: Module, ZooModel {
         let convolutional = min(index + 1, blocks.count)
         var h = blocks.prefix(convolutional).reduce(x) { $1($0) }
         guard index >= blocks.count else { return h }
-        h = h.flattenedBatch()
+        h = flattenOrPool(h)
         for dense in fcLayers.prefix(index + 1 - blocks.count) { h = relu(dense(h)) }
         return h
+    }
+
+    /// The original top flattens the last feature map; a global-pooling head pools it.
+    private func flattenOrPool(_ h: Variable) -> Variable {
+        switch config.pooling {
+        case .avg?: return globalAvgPool(h)
+        case .max?: return globalMaxPool(h)
+        case nil: return h.flattenedBatch()
+        }
     }
 
     public func replaceHead(classes: Int) {
@@ -144,9 +160,11 @@ public final class VGG: Module, ZooModel {
             case nil: return h
             }
         }
-        ensure(x.shape.count == 4 && Array(x.shape[1...]) == config.input,
-               "VGG: with the original top the input must be \(config.input) (NHWC), got \(x.shape); rebuild with includeTop: false for other sizes")
-        h = h.flattenedBatch()
+        if config.pooling == nil {
+            ensure(x.shape.count == 4 && Array(x.shape[1...]) == config.input,
+                   "VGG: with the original top the input must be \(config.input) (NHWC), got \(x.shape); rebuild with includeTop: false for other sizes")
+        }
+        h = flattenOrPool(h)
         for (dense, drop) in zip(fcLayers, dropouts) { h = drop(relu(dense(h))) }
         return classifier(h)
     }

@@ -240,3 +240,27 @@ struct LRFind: ParsableCommand {
         print(String(format: "suggested learning rate: %.2g (steepest descent of the smoothed loss); chart: %@", Double(rate), out))
     }
 }
+
+struct Pretrain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run one of the zoo's own recipes: a run folder, then zoo/NAME.h5, its test slice, model card and zoo.json entry.",
+        discussion: "Recipes: " + PretrainRecipe.all.map { "\($0.name) (\($0.summary))" }.joined(separator: "; ") + ".")
+
+    @Argument(help: "The recipe, e.g. resnet18-clipart.") var name: String
+    @Option(help: "The zoo folder.") var zoo = "zoo"
+    @Option(help: "Where the run folder goes (default runs/pretrain).") var runs: String?
+
+    func run() throws {
+        Interrupts.install()
+        let recipe = try PretrainRecipe.named(name)
+        do {
+            _ = try Pretraining.run(recipe, zoo: zoo, runs: runs)
+        } catch let error as FineTuneError {
+            if case .interrupted = error {
+                warn("\(error)")
+                throw ExitCode(130)
+            }
+            throw error
+        }
+    }
+}

@@ -103,14 +103,15 @@ public enum FineTune {
     public static func resolve(_ options: FineTuneOptions) throws -> Plan {
         try options.validate()
         let entry = try Architectures.entry(options.base)
-        let fixed = entry.configuration(nil).fixedInputSize
+        let base = options.configuration ?? entry.configuration(nil)
+        let fixed = base.fixedInputSize
         if let fixed, let asked = options.imageSize, asked != fixed {
             throw FineTuneError.fixedInputSize(architecture: entry.name, size: fixed, asked: asked)
         }
-        let size = fixed ?? options.imageSize ?? (options.data == nil ? 32 : entry.preprocessing.inputSize[0])
+        let size = fixed ?? options.imageSize ?? (options.data == nil && options.dataset == nil ? 32 : base.inputSize[0])
         let augmentation = try Augmentation(spec: options.pipeline)
         try augmentation.check(trainingSize: size)
-        let stageCount = entry.configuration(nil).build().stages.count
+        let stageCount = base.build().stages.count
         if case .stages(let n) = options.freeze, n > stageCount {
             throw FineTuneError.freezeTooDeep(architecture: entry.name, asked: n, stages: stageCount)
         }
@@ -122,8 +123,12 @@ public enum FineTune {
     public static func loadData(_ plan: Plan, say: (String) -> Void) throws -> Data {
         let options = plan.options
         let images: InMemoryImages
-        if let folder = options.data {
-            let source = try ImageFolder(folder, decoder: ImageDecoder(maxPixels: options.maxPixels))
+        var officialTest: [Int] = []
+        if options.dataset == .fashionMNIST {
+            (images, officialTest) = try fashionMNIST(size: plan.size)
+            say("Fashion-MNIST: \(images.count - officialTest.count) training images, \(officialTest.count) official test images")
+        } else if let folder = options.data {
+            let source = try ImageFolder(folder, decoder: ImageDecoder(maxPixels: options.maxPixels), classes: options.classes)
             let (decoded, skipped) = try InMemoryImages.decoding(
                 source, strict: options.strictImages,
                 resize: (plan.size, plan.size))
@@ -144,9 +149,16 @@ public enum FineTune {
             )
         }
         say("classes: \(images.classSummary)")
-        let split = DatasetSplit.stratified(
+        var split = DatasetSplit.stratified(
             labels: images.labels, validation: options.validationFraction,
             test: options.testFraction, seed: options.seed)
+        if !officialTest.isEmpty {
+            // The official test images are the test split; train and validation come from the rest.
+            let pool = Array(0..<(images.count - officialTest.count))
+            let inner = DatasetSplit.stratified(
+                labels: pool.map { images.labels[$0] }, validation: options.validationFraction, seed: options.seed)
+            split = DatasetSplit(seed: options.seed, train: inner.train, validation: inner.validation, test: officialTest)
+        }
         guard !split.train.isEmpty, !split.validation.isEmpty, options.testFraction == 0 || !split.test.isEmpty else {
             throw FineTuneError.tooFewImages(
                 counts: images.classCounts, fraction: options.validationFraction + options.testFraction)
@@ -171,7 +183,9 @@ public enum FineTune {
     public static func buildModel(_ plan: Plan, data: Data, say: (String) -> Void) throws -> Model {
         let options = plan.options
         Random.seed(options.seed)
-        let configuration = plan.entry.configuration(data.images.classNames.count).sized(to: plan.size)
+        let channels = data.images.images.contains { $0.channels == 3 } ? 3 : 1
+        let configuration = (options.configuration ?? plan.entry.configuration(nil))
+            .withClasses(data.images.classNames.count).withInputChannels(channels).sized(to: plan.size)
         if let problem = configuration.problem {
             throw FineTuneError.invalidSize(architecture: plan.entry.name, size: plan.size, problem: problem)
         }
@@ -206,7 +220,10 @@ public enum FineTune {
                 layer.frozenBehaviour = .batchStatistics
             }
         }
-        let channels = configuration.inputSize[2]
+        if let mean = options.mean, let std = options.std {
+            preprocessing.mean = mean
+            preprocessing.std = std
+        }
         func perChannel(_ values: [Float]) -> [Float] {
             values.count == channels
                 ? values : Array(repeating: values.reduce(0, +) / Float(values.count), count: channels)
@@ -235,6 +252,23 @@ public enum FineTune {
             train: loader(data.split.train, augmented: true),
             validation: loader(data.split.validation, augmented: false),
             test: data.split.test.isEmpty ? nil : loader(data.split.test, augmented: false))
+    }
+
+    /// Fashion-MNIST's 60,000 training images then its 10,000 test images, resized to `size`;
+    /// returns the indices of the test images.
+    static func fashionMNIST(size: Int) throws -> (InMemoryImages, test: [Int]) {
+        let train = try FashionMNIST.load(.train)
+        let test = try FashionMNIST.load(.test)
+        func images(_ tensor: Tensor) -> [Image] {
+            (0..<tensor.shape[0]).map { i in
+                let image = Image(tensor, index: i)
+                return size == image.width ? image : image.resized(width: size, height: size)
+            }
+        }
+        let all = images(train.images) + images(test.images)
+        let names = (0..<train.labels.count).map { "train \($0)" } + (0..<test.labels.count).map { "test \($0)" }
+        let source = InMemoryImages(images: all, labels: train.labels + test.labels, classNames: FashionMNIST.classNames, names: names)
+        return (source, Array(train.labels.count..<(train.labels.count + test.labels.count)))
     }
 
     static func stagesFrozen(_ freeze: FineTuneOptions.Freeze, of stages: Int) -> Int {

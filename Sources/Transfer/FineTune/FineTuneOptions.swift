@@ -1,5 +1,6 @@
 import Foundation
 import Vision
+import Zoo
 
 /// Everything `finetune --base NAME --freeze N` needs; the command line only fills this in,
 /// so every default lives here.
@@ -17,10 +18,28 @@ public struct FineTuneOptions: Codable, Equatable, Sendable {
         case constant, step, exponential, cosine, onecycle, plateau
     }
 
+    /// Datasets Graft knows how to load without a folder.
+    public enum BuiltInDataset: String, Codable, CaseIterable, Sendable {
+        /// Fashion-MNIST (Debian `dataset-fashion-mnist`): the 60,000 training images give the
+        /// training and validation splits, the official 10,000 test images the test split.
+        case fashionMNIST = "fashion-mnist"
+    }
+
     public var base: String
     public var freeze: Freeze
     /// An image folder (one sub-folder per class); nil trains on the embedded demo dataset.
     public var data: String?
+    /// Only these class sub-folders of `data` (nil: all of them).
+    public var classes: [String]?
+    /// A built-in dataset instead of a folder.
+    public var dataset: BuiltInDataset?
+    /// The architecture's configuration in full, instead of `base`'s (the zoo's recipes use
+    /// it for sizes the registry has no name for); its class count follows the data.
+    public var configuration: ModelConfiguration?
+    /// Per-channel normalisation instead of the architecture's (or the weights') own: the
+    /// zoo's recipes use their dataset's statistics.
+    public var mean: [Float]?
+    public var std: [Float]?
     /// Weights to start from (Graft, Keras or converted PyTorch file); the head is replaced.
     public var weights: String?
     public var epochs = 10

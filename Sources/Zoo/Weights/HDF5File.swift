@@ -207,6 +207,21 @@ public final class HDF5File {
         guard status >= 0 else { throw HDF5Error.failed(path: path, operation: "write dataset \(object)") }
     }
 
+    /// Writes 8-bit `bytes` as a uint8 dataset of `shape` at `object` (images, compactly).
+    public func write(bytes: [UInt8], shape: [Int], at object: String) throws {
+        ensure(shape.product == bytes.count, "HDF5File.write: \(bytes.count) bytes for shape \(shape)")
+        var dims = shape.map { hsize_t($0) }
+        let space = H5Screate_simple(Int32(shape.count), &dims, nil)
+        defer { H5Sclose(space) }
+        let ds = H5Dcreate2(id, object, graft_H5T_NATIVE_UINT8(), space, graft_H5P_DEFAULT(), graft_H5P_DEFAULT(), graft_H5P_DEFAULT())
+        guard ds >= 0 else { throw HDF5Error.failed(path: path, operation: "create dataset \(object)") }
+        defer { H5Dclose(ds) }
+        let status = bytes.withUnsafeBufferPointer {
+            H5Dwrite(ds, graft_H5T_NATIVE_UINT8(), graft_H5S_ALL(), graft_H5S_ALL(), graft_H5P_DEFAULT(), $0.baseAddress)
+        }
+        guard status >= 0 else { throw HDF5Error.failed(path: path, operation: "write dataset \(object)") }
+    }
+
     /// Writes `values` as an int32 dataset at `object`.
     public func write(_ values: [Int32], at object: String) throws {
         var dims = [hsize_t(values.count)]

@@ -320,7 +320,7 @@ extension ModelConfiguration {
         case var .lenet(c): c.classes = 0; return .lenet(c)
         case var .vgg(c):
             c.classes = 0
-            if !c.includeTop { c.input = [0, 0, c.input[2]] }
+            if !c.includeTop || c.pooling != nil { c.input = [0, 0, c.input[2]] }
             return .vgg(c)
         case var .resnet(c): c.classes = 0; c.input = [0, 0, c.input[2]]; return .resnet(c)
         case var .alexnet(c):

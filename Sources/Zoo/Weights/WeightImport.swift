@@ -15,7 +15,7 @@ public enum WeightImport {
             throw WeightLoadError.architectureMismatch(path: path, file: archive.metadata?.architecture ?? stored.json, model: entry.name)
         }
         let configuration = archive.metadata?.configuration ?? entry.configuration(classes ?? fileClasses)
-        let model = (classes.map { resized(configuration, classes: $0) } ?? configuration).build()
+        let model = (classes.map { configuration.withClasses($0) } ?? configuration).build()
         let report = try WeightFile.load(archive, into: model, options: LoadOptions(skipHead: skipHead))
         let provenance = try JSONSerialization.data(withJSONObject: ["source": source, "file": (path as NSString).lastPathComponent,
                                                                     "format": archive.format.rawValue], options: [.sortedKeys])
@@ -24,14 +24,5 @@ public enum WeightImport {
                                       classNames: classes == nil || classes == fileClasses ? (archive.metadata?.classNames ?? []) : [],
                                       provenance: String(decoding: provenance, as: UTF8.self))
         return (model, report, metadata)
-    }
-
-    static func resized(_ c: ModelConfiguration, classes: Int) -> ModelConfiguration {
-        switch c {
-        case var .lenet(x): x.classes = classes; return .lenet(x)
-        case var .vgg(x): x.classes = classes; return .vgg(x)
-        case var .resnet(x): x.classes = classes; return .resnet(x)
-        case var .alexnet(x): x.classes = classes; return .alexnet(x)
-        }
     }
 }

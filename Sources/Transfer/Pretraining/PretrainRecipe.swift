@@ -1,0 +1,123 @@
+import Engine
+import Foundation
+import Layers
+import Vision
+import Zoo
+
+/// One of the zoo's own pretrained models: the dataset, the architecture and the recipe that
+/// make it, reproducible from the seed (`finetune pretrain NAME` runs it and writes
+/// zoo/NAME.h5). The options are ordinary fine-tuning options with nothing frozen and no
+/// starting weights.
+public struct PretrainRecipe: Sendable {
+    public let name: String
+    public let summary: String
+    /// The source dataset, its classes and licence, for the model card.
+    public let dataset: String
+    public let license: String
+    public let options: FineTuneOptions
+
+    /// The recipes, in the order they are worth running: the RGB ResNet-18 is what
+    /// `--base resnet` starts from on the demo dataset.
+    public static let all: [PretrainRecipe] = [resnet18Clipart, lenet5Fashion, resnet20Fashion, vgg11Clipart, vgg11Fashion]
+
+    public static func named(_ name: String) throws -> PretrainRecipe {
+        guard let recipe = all.first(where: { $0.name == name }) else {
+            throw PretrainError.unknownRecipe(name, known: all.map(\.name))
+        }
+        return recipe
+    }
+
+    /// Open Clip Art (Debian `openclipart-png`, public domain): ten topic folders, never `food`
+    /// (the demo dataset's).
+    public static let clipartFolders = ["computer", "shapes", "signs_and_symbols", "special", "recreation", "transportation",
+                                        "people", "science", "office", "tools"]
+    public static let clipartRoot = "/usr/share/openclipart/png"
+    /// Statistics of the clip-art folders at 64 px, alpha composited on white (400 images).
+    static let clipartMean: [Float] = [0.823, 0.802, 0.788]
+    static let clipartStd: [Float] = [0.307, 0.318, 0.336]
+    /// Fashion-MNIST's pixel mean and standard deviation.
+    static let fashionMean: [Float] = [0.2860]
+    static let fashionStd: [Float] = [0.3530]
+
+    /// VGG-11 with BatchNorm at half width and a global-average-pooling head (the body works
+    /// at any input size; 38 M multiply-adds at 32 px, like ResNet-20).
+    static func vgg11Half(input: [Int]) -> ModelConfiguration {
+        .vgg(VGGConfig(blocks: [[32], [64], [128, 128], [256, 256], [256, 256]], batchNorm: true, fc: [], classes: 10,
+                       input: input, includeTop: true, pooling: .avg))
+    }
+
+    static func clipart(_ name: String, base: String, configuration: ModelConfiguration?, summary: String) -> PretrainRecipe {
+        var o = FineTuneOptions(base: base, freeze: .stages(0))
+        o.data = clipartRoot
+        o.classes = clipartFolders
+        o.configuration = configuration
+        o.imageSize = 64
+        o.mean = clipartMean
+        o.std = clipartStd
+        o.epochs = 40
+        o.patience = 10
+        o.batchSize = 64
+        o.optimizer = .adamw
+        o.learningRate = 2e-3
+        o.weightDecay = 0.05
+        o.schedule = .onecycle
+        o.labelSmoothing = 0.1
+        o.pipeline = "hflip,rotate=10,zoom=0.1,translate=0.1,jitter=0.2"
+        o.validationFraction = 0.15
+        o.testFraction = 0.15
+        o.runsDirectory = "runs/pretrain"
+        return PretrainRecipe(name: name, summary: summary,
+                              dataset: "Open Clip Art (Debian openclipart-png), folders " + clipartFolders.joined(separator: ", "),
+                              license: "public domain (Open Clip Art Library)", options: o)
+    }
+
+    static func fashion(_ name: String, base: String, configuration: ModelConfiguration?, size: Int, epochs: Int,
+                        summary: String, tweak: (inout FineTuneOptions) -> Void = { _ in }) -> PretrainRecipe {
+        var o = FineTuneOptions(base: base, freeze: .stages(0))
+        o.dataset = .fashionMNIST
+        o.configuration = configuration
+        o.imageSize = size
+        o.mean = fashionMean
+        o.std = fashionStd
+        o.epochs = epochs
+        o.patience = epochs
+        o.batchSize = 128
+        o.optimizer = .nesterov
+        o.learningRate = 0.1
+        o.weightDecay = 5e-4
+        o.schedule = .onecycle
+        o.pipeline = "hflip,crop=\(size):2"
+        o.validationFraction = 5000.0 / 60000
+        o.runsDirectory = "runs/pretrain"
+        tweak(&o)
+        return PretrainRecipe(name: name, summary: summary, dataset: "Fashion-MNIST (Xiao et al., 2017; Debian dataset-fashion-mnist)",
+                              license: "MIT (Zalando Research)", options: o)
+    }
+
+    static let resnet18Clipart = clipart("resnet18-clipart", base: "resnet18", configuration: nil,
+                                         summary: "ResNet-18 (torchvision layout) on 10 Open Clip Art topics, 64x64 RGB")
+    static let vgg11Clipart = clipart("vgg11-clipart", base: "vgg11_bn", configuration: vgg11Half(input: [64, 64, 3]),
+                                      summary: "VGG-11-BN at half width with a global-pooling head on 10 Open Clip Art topics, 64x64 RGB")
+    static let lenet5Fashion = fashion("lenet5-fashion", base: "lenet5", configuration: nil, size: 32, epochs: 15,
+                                       summary: "LeNet-5 on Fashion-MNIST, 32x32 grey") { o in
+        o.optimizer = .adam
+        o.learningRate = 2e-3
+        o.weightDecay = 0
+        o.schedule = .cosine
+        o.batchSize = 64
+        o.pipeline = "hflip"
+    }
+    static let resnet20Fashion = fashion("resnet20-fashion", base: "resnet20", configuration: nil, size: 28, epochs: 30,
+                                         summary: "ResNet-20 (CIFAR-style) on Fashion-MNIST, 28x28 grey")
+    static let vgg11Fashion = fashion("vgg11-fashion", base: "vgg11_bn", configuration: vgg11Half(input: [32, 32, 1]), size: 32,
+                                      epochs: 30, summary: "VGG-11-BN at half width with a global-pooling head on Fashion-MNIST, 32x32 grey")
+}
+
+public enum PretrainError: Error, CustomStringConvertible {
+    case unknownRecipe(String, known: [String])
+    public var description: String {
+        switch self {
+        case let .unknownRecipe(name, known): return "no pretraining recipe '\(name)'; the zoo's recipes are \(known.joined(separator: ", "))"
+        }
+    }
+}

@@ -1,0 +1,96 @@
+import Crypto
+import Engine
+import Foundation
+import Layers
+import Vision
+import Zoo
+
+/// Runs the zoo's recipes: a normal run folder, then the zoo file (zoo/NAME.h5, the best
+/// epoch's weights with their preprocessing, class names and provenance), a fixed slice of
+/// the test split for the zoo's own test (zoo/NAME-test.h5), the manifest entry in
+/// zoo/zoo.json (SHA-256, size, accuracies, the command, wall time and machine) and the model
+/// card zoo/NAME.md.
+public enum Pretraining {
+    /// Images in the stored test slice (the first of the test split, in order).
+    public static let sliceImages = 500
+
+    public struct Outcome: Sendable {
+        public var entry: ZooManifest.Entry
+        public var runFolder: String
+    }
+
+    public static func run(_ recipe: PretrainRecipe, zoo: String = "zoo", runs: String? = nil,
+                           say: @escaping (String) -> Void = { print($0) }) throws -> Outcome {
+        var options = recipe.options
+        if let runs { options.runsDirectory = runs }
+        let started = Date()
+        let result = try FineTune.run(options, say: say)
+        let seconds = Date().timeIntervalSince(started)
+        try FileManager.default.createDirectory(atPath: zoo, withIntermediateDirectories: true)
+        let trained = try TrainedModel(contentsOf: result.runFolder + "/model.h5")
+        guard let test = result.test else { throw PretrainError.unknownRecipe(recipe.name + " (no test split)", known: []) }
+
+        // The test slice, and the model's accuracy on it: what the zoo's test checks.
+        let plan = try FineTune.resolve(options)
+        let data = try FineTune.loadData(plan, say: { _ in })
+        let slice = Array(data.split.test.prefix(sliceImages))
+        let sliceFile = "\(recipe.name)-test.h5"
+        try TestSlice.write(data.images, indices: slice, to: zoo + "/" + sliceFile)
+        let sliceAccuracy = try TestSlice.accuracy(of: trained, slice: zoo + "/" + sliceFile)
+
+        let provenance: [String: Any] = [
+            "source": "finetune pretrain \(recipe.name)", "dataset": recipe.dataset, "license": recipe.license,
+            "recipe": try String(contentsOfFile: result.runFolder + "/summary.txt", encoding: .utf8)
+                .split(separator: "\n").first { $0.hasPrefix("recipe: ") }.map { String($0.dropFirst(8)) } ?? "",
+            "test_accuracy": test.accuracy, "validation_accuracy": result.validation.accuracy,
+            "best_epoch": result.bestEpoch ?? 0, "seed": options.seed,
+        ]
+        let file = zoo + "/\(recipe.name).h5"
+        try WeightFile.save(trained.model, to: file, metadata: WeightMetadata(
+            architecture: trained.metadata.architecture, configuration: trained.model.configuration,
+            preprocessing: trained.preprocessing, classNames: trained.classNames,
+            provenance: String(decoding: try JSONSerialization.data(withJSONObject: provenance, options: [.sortedKeys]), as: UTF8.self)))
+        let entry = ZooManifest.Entry(
+            name: recipe.name, file: "\(recipe.name).h5", summary: recipe.summary, architecture: trained.metadata.architecture,
+            configuration: trained.model.configuration, dataset: recipe.dataset, classes: trained.classNames, license: recipe.license,
+            inputSize: trained.preprocessing.inputSize, channelOrder: trained.preprocessing.channelOrder,
+            mean: trained.preprocessing.mean, std: trained.preprocessing.std,
+            testAccuracy: test.accuracy, testImages: test.confusion.joined().reduce(0, +),
+            testMeasured: options.dataset == .fashionMNIST
+                ? "the official Fashion-MNIST test set, never used in training or to choose the epoch"
+                : "a stratified held-out 15% of the images (split seed \(options.seed)), never used in training or to choose the epoch",
+            validationAccuracy: result.validation.accuracy, bestEpoch: result.bestEpoch ?? 0, epochsRun: result.history.count,
+            slice: .init(file: sliceFile, images: slice.count, accuracy: sliceAccuracy),
+            sha256: try sha256(ofFile: file), bytes: try fileSize(file), command: "finetune pretrain \(recipe.name)",
+            seed: options.seed, wallSeconds: seconds.rounded(), machine: machineDescription(),
+            date: ISO8601DateFormatter().string(from: Date()), runFolder: result.runFolder)
+        var manifest = (try? ZooManifest.read(zoo)) ?? ZooManifest(entries: [])
+        manifest.entries.removeAll { $0.name == entry.name }
+        manifest.entries.append(entry)
+        let order = { (name: String) in PretrainRecipe.all.firstIndex { $0.name == name } ?? PretrainRecipe.all.count }
+        manifest.entries.sort { order($0.name) < order($1.name) }
+        try manifest.write(to: zoo)
+        try AtomicFile.write(ModelCard.text(entry, recipe: recipe, history: result.history), to: zoo + "/\(recipe.name).md")
+        say(String(format: "zoo: wrote %@ (test accuracy %.2f%% on %d images, %.0f s)", file, test.accuracy * 100, entry.testImages, seconds))
+        return Outcome(entry: entry, runFolder: result.runFolder)
+    }
+
+    /// SHA-256 of a file, hex (swift-crypto).
+    public static func sha256(ofFile path: String) throws -> String {
+        let data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
+        return SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+    }
+
+    static func fileSize(_ path: String) throws -> Int {
+        (try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+    }
+
+    /// The CPU model, its widest vector ISA and the core count.
+    public static func machineDescription() -> String {
+        let info = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        let model = info.split(separator: "\n").first { $0.hasPrefix("model name") }?.split(separator: ":").last
+            .map { $0.trimmingCharacters(in: .whitespaces) } ?? "unknown CPU"
+        let isa = info.contains("avx512f") ? "AVX-512" : info.contains("avx2") ? "AVX2" : "SSE"
+        return "\(model), \(isa), \(ProcessInfo.processInfo.activeProcessorCount) cores"
+    }
+}
