@@ -122,6 +122,30 @@ public struct ImageFolder: LabeledImageSource {
         self.decoder = decoder
     }
 
+    /// Every PNG or JPEG file below `folder` (links followed, sorted).
+    public static func imageFiles(under folder: String) -> [String] {
+        FolderWalk.files(under: folder).files.filter { imageExtensions.contains(($0 as NSString).pathExtension.lowercased()) }
+    }
+
+    /// The same folder without the images `keep` rejects; returns it and the rejected paths.
+    public func filtered(_ keep: (String) -> Bool) -> (folder: ImageFolder, removed: [String]) {
+        let kept = files.indices.filter { keep(files[$0]) }
+        let removed = files.indices.filter { !keep(files[$0]) }.map { files[$0] }
+        return (ImageFolder(root: root, classNames: classNames, files: kept.map { files[$0] }, labels: kept.map { labels[$0] },
+                            ignoredFiles: ignoredFiles, skipped: skipped, decoder: decoder), removed)
+    }
+
+    private init(root: String, classNames: [String], files: [String], labels: [Int], ignoredFiles: [String],
+                 skipped: [SkippedEntry], decoder: ImageDecoder) {
+        self.root = root
+        self.classNames = classNames
+        self.files = files
+        self.labels = labels
+        self.ignoredFiles = ignoredFiles
+        self.skipped = skipped
+        self.decoder = decoder
+    }
+
     /// The path of image `index` relative to the root folder (`class/file.png`).
     public func relativePath(at index: Int) -> String {
         let prefix = root.hasSuffix("/") ? root : root + "/"

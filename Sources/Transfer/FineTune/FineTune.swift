@@ -1,3 +1,4 @@
+import Crypto
 import Engine
 import Foundation
 import Layers
@@ -128,7 +129,12 @@ public enum FineTune {
             (images, officialTest) = try fashionMNIST(size: plan.size)
             say("Fashion-MNIST: \(images.count - officialTest.count) training images, \(officialTest.count) official test images")
         } else if let folder = options.data {
-            let source = try ImageFolder(folder, decoder: ImageDecoder(maxPixels: options.maxPixels), classes: options.classes)
+            var source = try ImageFolder(folder, decoder: ImageDecoder(maxPixels: options.maxPixels), classes: options.classes)
+            if let other = options.excludeImagesOf {
+                let (kept, removed) = try excluding(source, imagesOf: other)
+                source = kept
+                say("left out \(removed.count) images that are also in \(other)")
+            }
             let (decoded, skipped) = try InMemoryImages.decoding(
                 source, strict: options.strictImages,
                 resize: (plan.size, plan.size))
@@ -269,6 +275,17 @@ public enum FineTune {
         let names = (0..<train.labels.count).map { "train \($0)" } + (0..<test.labels.count).map { "test \($0)" }
         let source = InMemoryImages(images: all, labels: train.labels + test.labels, classNames: FashionMNIST.classNames, names: names)
         return (source, Array(train.labels.count..<(train.labels.count + test.labels.count)))
+    }
+
+    /// `source` without the images whose bytes equal those of an image below `other`.
+    static func excluding(_ source: ImageFolder, imagesOf other: String) throws -> (ImageFolder, [String]) {
+        func digest(_ path: String) -> String? {
+            guard let data = try? Foundation.Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) else { return nil }
+            return SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+        }
+        let excluded = Set(ImageFolder.imageFiles(under: other).compactMap(digest))
+        let result = source.filtered { path in digest(path).map { !excluded.contains($0) } ?? true }
+        return (result.folder, result.removed)
     }
 
     static func stagesFrozen(_ freeze: FineTuneOptions.Freeze, of stages: Int) -> Int {

@@ -31,6 +31,9 @@ public struct FineTuneOptions: Codable, Equatable, Sendable {
     public var data: String?
     /// Only these class sub-folders of `data` (nil: all of them).
     public var classes: [String]?
+    /// Leave out every image of `data` whose content equals an image below this folder (the
+    /// zoo's recipes keep the demo dataset's images out of pretraining, links included).
+    public var excludeImagesOf: String?
     /// A built-in dataset instead of a folder.
     public var dataset: BuiltInDataset?
     /// The architecture's configuration in full, instead of `base`'s (the zoo's recipes use

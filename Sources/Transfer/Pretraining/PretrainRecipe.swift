@@ -50,6 +50,7 @@ public struct PretrainRecipe: Sendable {
         var o = FineTuneOptions(base: base, freeze: .stages(0))
         o.data = clipartRoot
         o.classes = clipartFolders
+        o.excludeImagesOf = clipartRoot + "/food"  // the demo's images, some linked into these folders
         o.configuration = configuration
         o.imageSize = 64
         o.mean = clipartMean
@@ -67,7 +68,8 @@ public struct PretrainRecipe: Sendable {
         o.testFraction = 0.15
         o.runsDirectory = "runs/pretrain"
         return PretrainRecipe(name: name, summary: summary,
-                              dataset: "Open Clip Art (Debian openclipart-png), folders " + clipartFolders.joined(separator: ", "),
+                              dataset: "Open Clip Art (Debian openclipart-png), folders " + clipartFolders.joined(separator: ", ")
+                                  + " (without the images that are also in food/, the demo dataset's)",
                               license: "public domain (Open Clip Art Library)", options: o)
     }
 
