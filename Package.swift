@@ -34,7 +34,8 @@ let package = Package(
         .target(name: "Optimizers", dependencies: ["Layers"]),
         .target(name: "Vision", dependencies: ["Engine", "CPNG", "CTurboJPEG", "CZlib"]),
         .target(name: "Zoo", dependencies: ["Layers", "CHDF5"]),
-        .target(name: "Transfer", dependencies: ["Zoo", "Vision", "Optimizers", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "Transfer", dependencies: ["Zoo", "Vision", "Optimizers", .product(name: "Crypto", package: "swift-crypto")],
+                resources: [.copy("Resources/demo-food")]),
         .target(name: "Graft", dependencies: ["Engine", "Layers", "Optimizers", "Vision", "Zoo", "Transfer"]),
         .executableTarget(name: "finetune", dependencies: [
             "Graft", .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -12,6 +12,7 @@ import Zoo
 final class RecipeCheckTests: XCTestCase {
     func testSanityCheckMemorisesTwentyImagesAndFailsWhenNothingCanLearn() throws {
         var options = FineTuneOptions(base: "lenet5", freeze: .stages(0))
+        options.demo = .shapes
         options.demoImagesPerClass = 12
         let ok = try SanityCheck.run(options, images: 20, maxSteps: 100) { _ in }
         XCTAssertTrue(ok.reached, ok.description)

@@ -110,6 +110,7 @@ final class TrainingTests: XCTestCase {
 func demoOptions(_ base: String, in temporary: TemporaryDirectory, freeze: FineTuneOptions.Freeze = .stages(0),
                  epochs: Int = 1, imagesPerClass: Int = 6, size: Int? = nil) -> FineTuneOptions {
     var options = FineTuneOptions(base: base, freeze: freeze)
+    options.demo = .shapes
     options.epochs = epochs
     options.demoImagesPerClass = imagesPerClass
     options.imageSize = size

@@ -186,7 +186,8 @@ extension FineTune {
         let scheduler = trainer.callback(LearningRateScheduler.self)!
         let recipe = Recipe.describe(optimizer: trainer.optimizer, scheduler: scheduler, options: options)
         var provenance: [String: Any] = [
-            "source": options.weights ?? "random initialisation", "dataset": options.data ?? "demo dataset",
+            "source": plan.zooEntry.map { "zoo entry \($0.name)" } ?? plan.weights ?? "random initialisation",
+            "dataset": options.data ?? options.dataset?.rawValue ?? "demo dataset (\(options.demo.rawValue))",
             "recipe": recipe,
             "validation_accuracy": validation.accuracy, "best_epoch": best ?? 0, "diverged": failure != nil,
         ]

@@ -76,6 +76,12 @@ public enum FineTune {
         public var size: Int
         public var augmentation: Augmentation
         public var stageCount: Int
+        /// The zoo entry the run starts from, when `--base` named one.
+        public var zooEntry: ZooManifest.Entry?
+        /// The weight file the run starts from (a zoo entry's or `--weights`), nil: random.
+        public var weights: String?
+        /// The architecture's configuration before sizing (the zoo entry's, an override, or the registry's).
+        public var configuration: ModelConfiguration
 
         public var runName: String {
             let freeze =
@@ -101,22 +107,45 @@ public enum FineTune {
         public var test: BatchLoader?
     }
 
+    /// What `--base` and `--weights` resolve to: a zoo entry by name or family (`resnet`
+    /// means the zoo's RGB or grey ResNet, by the data's channels) unless `--weights` names a
+    /// file or `none`; then the architecture and its configuration.
     public static func resolve(_ options: FineTuneOptions) throws -> Plan {
         try options.validate()
-        let entry = try Architectures.entry(options.base)
-        let base = options.configuration ?? entry.configuration(nil)
+        var zooEntry: ZooManifest.Entry?
+        var weights = options.weights
+        if options.weights?.lowercased() == "none" {
+            weights = nil
+        } else if options.weights == nil, options.configuration == nil {
+            zooEntry = ZooDirectory.entry(for: options.base, channels: try dataChannels(options))
+            weights = zooEntry.map(ZooDirectory.file(of:))
+        }
+        let entry = try Architectures.entry(zooEntry?.architecture ?? options.base)
+        let base = options.configuration ?? zooEntry?.configuration ?? entry.configuration(nil)
         let fixed = base.fixedInputSize
         if let fixed, let asked = options.imageSize, asked != fixed {
             throw FineTuneError.fixedInputSize(architecture: entry.name, size: fixed, asked: asked)
         }
-        let size = fixed ?? options.imageSize ?? (options.data == nil && options.dataset == nil ? 32 : base.inputSize[0])
+        let demo = options.data == nil && options.dataset == nil
+        let size = fixed ?? options.imageSize ?? zooEntry?.inputSize[0]
+            ?? (demo ? (options.demo == .shapes ? 32 : 64) : base.inputSize[0])
         let augmentation = try Augmentation(spec: options.pipeline)
         try augmentation.check(trainingSize: size)
         let stageCount = base.build().stages.count
         if case .stages(let n) = options.freeze, n > stageCount {
             throw FineTuneError.freezeTooDeep(architecture: entry.name, asked: n, stages: stageCount)
         }
-        return Plan(options: options, entry: entry, size: size, augmentation: augmentation, stageCount: stageCount)
+        return Plan(options: options, entry: entry, size: size, augmentation: augmentation, stageCount: stageCount,
+                    zooEntry: zooEntry, weights: weights, configuration: base)
+    }
+
+    /// The channels of the data before decoding it all: 1 for Fashion-MNIST, 3 for the demo,
+    /// a folder's first image's otherwise.
+    static func dataChannels(_ options: FineTuneOptions) throws -> Int {
+        if options.dataset == .fashionMNIST { return 1 }
+        guard let folder = options.data else { return 3 }
+        let source = try ImageFolder(folder, classes: options.classes)
+        return (try? source.image(at: 0, fitting: (8, 8)).channels) ?? 3
     }
 
     /// A folder decoded once into memory at the training size, or the demo dataset, and its
@@ -149,7 +178,7 @@ public enum FineTune {
             }
             images = decoded
         } else {
-            images = DemoShapes.make(perClass: options.demoImagesPerClass, seed: options.seed)
+            images = try demoImages(options, size: plan.size)
             say(
                 "no --data: training on the embedded demo dataset (\(images.count) images of \(images.classNames.joined(separator: ", ")))"
             )
@@ -189,22 +218,25 @@ public enum FineTune {
     public static func buildModel(_ plan: Plan, data: Data, say: (String) -> Void) throws -> Model {
         let options = plan.options
         Random.seed(options.seed)
-        let channels = data.images.images.contains { $0.channels == 3 } ? 3 : 1
-        let configuration = (options.configuration ?? plan.entry.configuration(nil))
+        let channels = plan.zooEntry?.inputSize[2] ?? (data.images.images.contains { $0.channels == 3 } ? 3 : 1)
+        let configuration = plan.configuration
             .withClasses(data.images.classNames.count).withInputChannels(channels).sized(to: plan.size)
         if let problem = configuration.problem {
             throw FineTuneError.invalidSize(architecture: plan.entry.name, size: plan.size, problem: problem)
         }
         let network = configuration.build()
         var preprocessing = plan.entry.preprocessing
-        if let weights = options.weights {
+        if let weights = plan.weights {
             let report = try WeightFile.load(weights, into: network, options: LoadOptions(skipHead: true))
-            say(
-                "loaded \(weights): \(report.loaded) tensors, head replaced for \(data.images.classNames.count) classes"
-            )
+            if let zoo = plan.zooEntry {
+                say(String(format: "starting from the zoo's %@ (%@; %.1f%% test accuracy), head replaced for %d classes",
+                           zoo.name, zoo.summary, zoo.testAccuracy * 100, data.images.classNames.count))
+            } else {
+                say("loaded \(weights): \(report.loaded) tensors, head replaced for \(data.images.classNames.count) classes")
+            }
             if let stored = try WeightArchive.read(weights).metadata?.preprocessing {
-                if stored.channelOrder != preprocessing.channelOrder || stored.mean != preprocessing.mean
-                    || stored.std != preprocessing.std
+                if plan.zooEntry == nil && (stored.channelOrder != preprocessing.channelOrder || stored.mean != preprocessing.mean
+                    || stored.std != preprocessing.std)
                 {
                     say(
                         "note: \(weights) was trained with \(stored.channelOrder) mean \(stored.mean) std \(stored.std); using that, not \(plan.entry.name)'s default"
@@ -212,9 +244,9 @@ public enum FineTune {
                 }
                 preprocessing = stored
             }
-        } else if options.freeze != .stages(0) {
+        } else if options.freeze != .stages(0) && options.weights?.lowercased() != "none" {
             say(
-                "note: no --weights, so the frozen stages keep their random initialisation (import pretrained weights with `finetune import`)"
+                "note: no pretrained weights (the zoo has no entry for \(options.base); see `finetune zoo list`), so the frozen stages keep their random initialisation"
             )
         }
         switch options.freeze {
@@ -258,6 +290,22 @@ public enum FineTune {
             train: loader(data.split.train, augmented: true),
             validation: loader(data.split.validation, augmented: false),
             test: data.split.test.isEmpty ? nil : loader(data.split.test, augmented: false))
+    }
+
+    /// The embedded demo: Open Clip Art's food folders (in the package's resources), or the
+    /// drawn shapes (fast, for tests).
+    static func demoImages(_ options: FineTuneOptions, size: Int) throws -> InMemoryImages {
+        switch options.demo {
+        case .shapes:
+            return DemoShapes.make(perClass: options.demoImagesPerClass, seed: options.seed)
+        case .food:
+            return try InMemoryImages.decoding(try ImageFolder(demoFolder), strict: true, resize: (size, size)).images
+        }
+    }
+
+    /// The folder of the embedded food demo.
+    public static var demoFolder: String {
+        Bundle.module.url(forResource: "demo-food", withExtension: nil)!.path
     }
 
     /// Fashion-MNIST's 60,000 training images then its 10,000 test images, resized to `size`;

@@ -43,7 +43,8 @@ public struct FineTuneOptions: Codable, Equatable, Sendable {
     /// zoo's recipes use their dataset's statistics.
     public var mean: [Float]?
     public var std: [Float]?
-    /// Weights to start from (Graft, Keras or converted PyTorch file); the head is replaced.
+    /// Weights to start from (Graft, Keras or converted PyTorch file; the head is replaced),
+    /// or "none" for a random start; nil: the zoo's entry for `base`, when it has one.
     public var weights: String?
     public var epochs = 10
     /// Early stopping: epochs without a better monitored figure before stopping.
@@ -84,7 +85,11 @@ public struct FineTuneOptions: Codable, Equatable, Sendable {
     public var strictImages = false
     /// The folder that receives the run; an existing one is never overwritten (a suffix is added).
     public var runsDirectory = "runs"
-    /// Images per class of the demo dataset.
+    /// The embedded demo datasets: Open Clip Art's food drawings (6 classes, 289 images, the
+    /// default), or drawn circles, squares and triangles (for quick tests).
+    public enum DemoDataset: String, Codable, Sendable { case food, shapes }
+    public var demo: DemoDataset = .food
+    /// Images per class of the shapes demo.
     public var demoImagesPerClass = 120
     /// Weigh the loss by "balanced" class weights computed from the training split's counts.
     public var balanceClasses = false
