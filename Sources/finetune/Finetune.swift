@@ -44,9 +44,17 @@ struct ZooCommand: ParsableCommand {
                                                     subcommands: [List.self, Show.self, Initialise.self, Logits.self])
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List the architectures.")
+        static let configuration = CommandConfiguration(abstract: "List the pretrained models, then the architectures.")
         func run() throws {
-            for entry in Architectures.all { print(entry.name.padding(toLength: 16, withPad: " ", startingAt: 0) + entry.summary) }
+            let entries = ZooDirectory.manifest?.entries ?? []
+            print("pretrained (\(ZooDirectory.path)); `--base NAME`, or the family: resnet, vgg, lenet:")
+            if entries.isEmpty { print("  none: build them with `finetune pretrain NAME`") }
+            for e in entries {
+                print("  " + e.name.padding(toLength: 18, withPad: " ", startingAt: 0)
+                      + String(format: "test accuracy %5.2f%%  ", e.testAccuracy * 100) + e.summary)
+            }
+            print("architectures (random initialisation, or --weights FILE):")
+            for entry in Architectures.all { print("  " + entry.name.padding(toLength: 18, withPad: " ", startingAt: 0) + entry.summary) }
         }
     }
 
@@ -56,8 +64,11 @@ struct ZooCommand: ParsableCommand {
         @Argument(help: "An architecture name, or a Graft weight file (.h5).") var name: String
         func run() throws {
             let model: any ZooModel, title: String, preprocessing: Preprocessing, provenance: String
-            if name.hasSuffix(".h5") && FileManager.default.fileExists(atPath: name) {
-                let archive = try WeightArchive.read(name)
+            let zooEntry = ZooDirectory.manifest?.entry(name)
+            let file = zooEntry.map(ZooDirectory.file(of:)) ?? name
+            if let zooEntry { print("zoo entry \(zooEntry.name): \(zooEntry.summary); sha256 \(zooEntry.sha256)") }
+            if zooEntry != nil || (name.hasSuffix(".h5") && FileManager.default.fileExists(atPath: name)) {
+                let archive = try WeightArchive.read(file)
                 guard let metadata = archive.metadata, let configuration = metadata.configuration else {
                     throw ValidationError("\(name) has no Graft metadata (a Keras file?): import it first with `finetune import`")
                 }
