@@ -45,6 +45,7 @@ let package = Package(
         // The README's library example, verbatim (scripts/check_dependency.sh builds it in a
         // package of its own that depends on a tagged Graft).
         .executableTarget(name: "LibraryExample", dependencies: ["Graft"], path: "Examples/LibraryExample"),
+        .executableTarget(name: "TransferEvidence", dependencies: ["Graft"], path: "Examples/TransferEvidence"),
         .executableTarget(name: "GraftBench", dependencies: ["Graft"], path: "Examples/GraftBench"),
         .executableTarget(name: "TrainMLP", dependencies: ["Graft"], path: "Examples/TrainMLP"),
         .executableTarget(name: "EngineBenchmarks", dependencies: ["Graft"], path: "Examples/EngineBenchmarks"),

@@ -194,6 +194,16 @@ public enum FineTune {
                 labels: pool.map { images.labels[$0] }, validation: options.validationFraction, seed: options.seed)
             split = DatasetSplit(seed: options.seed, train: inner.train, validation: inner.validation, test: officialTest)
         }
+        func limit(_ indices: [Int], _ perClass: Int?) -> [Int] {
+            guard let perClass else { return indices }
+            var taken: [Int: Int] = [:]
+            return indices.filter { i in
+                taken[images.labels[i], default: 0] += 1
+                return taken[images.labels[i]]! <= perClass
+            }
+        }
+        split.train = limit(split.train, options.trainPerClass)
+        split.validation = limit(split.validation, options.validationPerClass)
         guard !split.train.isEmpty, !split.validation.isEmpty, options.testFraction == 0 || !split.test.isEmpty else {
             throw FineTuneError.tooFewImages(
                 counts: images.classCounts, fraction: options.validationFraction + options.testFraction)

@@ -77,6 +77,10 @@ public struct FineTuneOptions: Codable, Equatable, Sendable {
     public var bodyLearningRateFactor: Float = 1
     public var seed: UInt64 = 0
     public var validationFraction = 0.2
+    /// Few-shot: keep only this many training (and validation) images per class, the first of
+    /// each class's share of the split (nil: all).
+    public var trainPerClass: Int?
+    public var validationPerClass: Int?
     /// A held-out test split (never used to choose the epoch), evaluated at the end; 0: none.
     public var testFraction = 0.0
     public var pipeline = "hflip,rotate=10,jitter=0.1"
