@@ -6,6 +6,27 @@ public struct Batch: Sendable {
     public var images: Tensor
     public var labels: [Int]
     public var indices: [Int]
+
+    public init(images: Tensor, labels: [Int], indices: [Int]) {
+        self.images = images
+        self.labels = labels
+        self.indices = indices
+    }
+}
+
+/// Anything a trainer can draw batches from: a `BatchLoader` (images) or a feature cache
+/// (a frozen prefix's outputs).
+public protocol BatchSource: AnyObject {
+    /// Examples per epoch.
+    var count: Int { get }
+    var batchesPerEpoch: Int { get }
+    var classCount: Int { get }
+    /// The batches of `epoch` (1-based; 0 for evaluation), in the epoch's order.
+    func batches(epoch: Int) -> AnySequence<Batch>
+    /// One batch of the given dataset indices, as `epoch` would give them.
+    func makeBatch(_ indices: [Int], epoch: Int) -> Batch?
+    /// The dataset indices an epoch visits, in order.
+    func order(epoch: Int) -> [Int]
 }
 
 /// Turns a labelled image source into batches.
@@ -17,7 +38,7 @@ public struct Batch: Sendable {
 /// with the model's mean, std and channel order. Work runs on background threads: the
 /// images of a batch in parallel (`Threads.count`), and up to `prefetch` batches ahead of
 /// the consumer. Images that fail to decode are skipped and listed in `failures`.
-public final class BatchLoader: @unchecked Sendable {
+public final class BatchLoader: BatchSource, @unchecked Sendable {
     public let source: LabeledImageSource
     public let indices: [Int]
     public let batchSize: Int
@@ -45,6 +66,17 @@ public final class BatchLoader: @unchecked Sendable {
         self.prefetch = max(1, prefetch)
     }
 
+    /// With `views` K, epoch e augments every image as its view (e − 1) mod K, drawn from
+    /// `(seed, view, index)`: the K views of an image are the same whatever the epoch, which
+    /// is what a feature cache stores. Nil: a fresh draw per epoch, `(seed, epoch, index)`.
+    public var views: Int?
+
+    public var count: Int { indices.count }
+    public var classCount: Int { source.classNames.count }
+
+    /// The view an epoch uses (nil without `views`).
+    public func view(ofEpoch epoch: Int) -> Int? { views.map { (max(epoch, 1) - 1) % $0 } }
+
     /// Images that could not be decoded so far, with the reason.
     public var failures: [(path: String, reason: String)] { lock.withLock { _failures } }
 
@@ -68,7 +100,9 @@ public final class BatchLoader: @unchecked Sendable {
         var image = try source.image(at: index, fitting: (imageSize.width, imageSize.height))
         var steps: [AugmentationStep] = []
         if let augmentation {
-            var rng = RandomGenerator(seed: BatchLoader.mix(seed, UInt64(epoch), UInt64(index)))
+            let draw = view(ofEpoch: epoch).map { BatchLoader.mix(seed, UInt64($0) | 0x5EE0_0000_0000, UInt64(index)) }
+                ?? BatchLoader.mix(seed, UInt64(epoch), UInt64(index))
+            var rng = RandomGenerator(seed: draw)
             (image, steps) = augmentation.apply(image, using: &rng)
             if image.width != imageSize.width || image.height != imageSize.height {
                 image = image.resized(width: imageSize.width, height: imageSize.height)

@@ -48,6 +48,9 @@ public final class AlexNet: Module, ZooModel {
     public var headKey: String? { classifier == nil ? nil : "classifier" }
 
     /// Convolution stages compose; `fc1`/`fc2` get the flattened features and their ReLU.
+    /// Not cached from a stage: its stages do not compose with the head that way.
+    public func forward(_ h: Variable, fromStage index: Int) -> Variable? { index == 0 ? forward(h) : nil }
+
     public func features(_ x: Variable, throughStage index: Int) -> Variable {
         let convs = [conv1, conv2, conv3, conv4, conv5]
         var h = convs.prefix(min(index + 1, 5)).reduce(x) { $1($0) }

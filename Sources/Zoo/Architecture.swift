@@ -20,6 +20,11 @@ public protocol ZooModel: Module {
     /// The output of stage `index` (0-based, in `stages` order) for input `x`: what feature
     /// extraction at that stage returns (dense stages include their activation).
     func features(_ x: Variable, throughStage index: Int) -> Variable
+    /// The model's output given `h`, the output of stage `index - 1` (index 0: the input):
+    /// stages `index...` then the head. `forward(features(x, throughStage: i - 1), fromStage: i)`
+    /// equals `forward(x)`; nil for models whose stages do not compose that way. What the
+    /// frozen-prefix feature cache trains on.
+    func forward(_ h: Variable, fromStage index: Int) -> Variable?
 }
 
 extension ZooModel {

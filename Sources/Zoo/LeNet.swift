@@ -51,6 +51,10 @@ public final class LeNet5: Module, ZooModel {
 
     public func features(_ x: Variable, throughStage index: Int) -> Variable { sequentialFeatures(x, throughStage: index) }
 
+    public func forward(_ h: Variable, fromStage index: Int) -> Variable? {
+        fc3(stages.dropFirst(index).reduce(h) { $1.module($0) })
+    }
+
     public func replaceHead(classes: Int) {
         ensure(classes >= 1, "replaceHead: \(classes) classes")
         fc3 = Dense(84, classes)

@@ -224,8 +224,11 @@ public final class ResNet: Module, ZooModel {
         }
     }
 
-    public override func forward(_ x: Variable) -> Variable {
-        let features = stageModules.reduce(stem(x)) { $1($0) }
+    public override func forward(_ x: Variable) -> Variable { forward(x, fromStage: 0)! }
+
+    public func forward(_ h: Variable, fromStage index: Int) -> Variable? {
+        let all = [stem] + stageModules
+        let features = all.dropFirst(index).reduce(h) { $1($0) }
         switch (fc, config.pooling) {
         case let (fc?, _): return fc(globalAvgPool(features))
         case (nil, .avg?): return globalAvgPool(features)

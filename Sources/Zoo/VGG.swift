@@ -130,6 +130,14 @@ public final class VGG: Module, ZooModel {
         return h
     }
 
+    public func forward(_ h: Variable, fromStage index: Int) -> Variable? {
+        guard let classifier, index <= blocks.count else { return index == 0 ? forward(h) : nil }
+        var h = blocks.dropFirst(index).reduce(h) { $1($0) }
+        h = flattenOrPool(h)
+        for (dense, drop) in zip(fcLayers, dropouts) { h = drop(relu(dense(h))) }
+        return classifier(h)
+    }
+
     /// The original top flattens the last feature map; a global-pooling head pools it.
     private func flattenOrPool(_ h: Variable) -> Variable {
         switch config.pooling {

@@ -81,16 +81,19 @@ public enum FrozenBatchNorm: String, Codable, Sendable, CaseIterable {
 /// stages only, before the first epoch. Skipped when resuming (the buffers are restored).
 public final class BatchNormAdaptation: TrainingCallback {
     private let loader: BatchLoader
+    private let network: Module
     private let say: (String) -> Void
 
-    public init(loader: BatchLoader, say: @escaping (String) -> Void) {
+    /// `network`: the whole model (the trainer's may start after a cached prefix).
+    public init(network: Module, loader: BatchLoader, say: @escaping (String) -> Void) {
+        self.network = network
         self.loader = loader
         self.say = say
     }
 
     public func fitBegan(_ context: TrainingContext) throws {
         guard !context.isResuming else { return }
-        let layers = context.model.namedModules.compactMap { $0.module as? BatchNorm }.filter(\.isFrozen)
+        let layers = network.namedModules.compactMap { $0.module as? BatchNorm }.filter(\.isFrozen)
         guard !layers.isEmpty else { return }
         let momenta = layers.map(\.momentum)
         defer {
@@ -98,15 +101,15 @@ public final class BatchNormAdaptation: TrainingCallback {
                 layer.momentum = momentum
                 layer.frozenBehaviour = .inference
             }
-            context.model.eval()
+            network.eval()
         }
         for layer in layers { layer.frozenBehaviour = .batchStatistics }
-        context.model.train()
+        network.train()
         var batches = 0
         Autodiff.withoutGradients {
             for batch in loader.batches(epoch: 0) {
                 for layer in layers { layer.momentum = 1 / Float(batches + 1) }
-                _ = context.model(Variable(batch.images))
+                _ = network(Variable(batch.images))
                 batches += 1
             }
         }

@@ -29,7 +29,7 @@ public struct LearningRateFinder {
     }
 
     /// Runs the sweep on `model` with a fresh `optimizer` (built over its trainable parameters).
-    public func run(model: Module, optimizer: any GradientOptimizer, loader: BatchLoader,
+    public func run(model: Module, optimizer: any GradientOptimizer, loader: BatchSource,
                     loss: ClassificationLoss = ClassificationLoss()) throws -> Result {
         let snapshot = Snapshot(model)
         defer {

@@ -12,7 +12,7 @@ extension FineTune {
     /// progress display; the checkpoint last.
     /// `extra` callbacks (a library user's own) run just before the checkpoint.
     public static func makeTrainer(
-        _ plan: Plan, data: Data, model: Model, loaders: Loaders, runFolder: String,
+        _ plan: Plan, data: Data, model: Model, loaders: Loaders, runFolder: String, cache: Cache? = nil,
         extra: [TrainingCallback] = [], say: @escaping (String) -> Void
     ) -> Trainer {
         let options = plan.options
@@ -32,21 +32,16 @@ extension FineTune {
         if let norm = options.clipNorm { callbacks.append(ClipGradients(.globalNorm(norm))) }
         callbacks.append(DivergenceGuard())
         if options.batchNorm == .adapt && frozen > 0 {
-            callbacks.append(BatchNormAdaptation(loader: loaders.train, say: say))
+            callbacks.append(BatchNormAdaptation(network: network, loader: loaders.train, say: say))
         }
         if options.headEpochs > 0 {
             callbacks.append(
                 TwoPhaseFineTuning(model: network, headEpochs: options.headEpochs, freeze: frozen, say: say))
         }
-        let first = loaders.train
+        let first: BatchSource = cache?.train ?? loaders.train
+        let firstIndices = Array(loaders.train.indices.prefix(options.batchSize))
         callbacks.append(
-            InitialLossCheck(
-                batch: {
-                    first.makeBatch(Array(first.indices.prefix(options.batchSize)), epoch: 0).map {
-                        ($0.images, $0.labels)
-                    }
-                },
-                say: say))
+            InitialLossCheck(batch: { first.makeBatch(firstIndices, epoch: 1).map { ($0.images, $0.labels) } }, say: say))
         let stages =
             network.stages.map { stage in
                 (stage.name, network.namedModules.first { $0.module === stage.module }?.key ?? stage.name)
@@ -60,15 +55,16 @@ extension FineTune {
         callbacks.append(Checkpointing(path: runFolder + "/checkpoint.h5"))
         let loss = ClassificationLoss(
             classWeights: data.classWeights.map { Tensor($0) }, labelSmoothing: options.labelSmoothing)
-        return Trainer(model: network, optimizer: optimizer, loss: loss, callbacks: callbacks, seed: options.seed)
+        return Trainer(model: cache?.model ?? network, optimizer: optimizer, loss: loss, callbacks: callbacks, seed: options.seed)
     }
 
     /// Trains, and says how it ended; the trainer has restored the best weights whatever
     /// happened. Returns the training error (divergence) or nil.
-    static func train(_ trainer: Trainer, loaders: Loaders, epochs: Int, checkpoint: TrainingCheckpoint?) -> Error? {
+    static func train(_ trainer: Trainer, loaders: Loaders, cache: Cache?, epochs: Int, checkpoint: TrainingCheckpoint?) -> Error? {
         do {
             try trainer.fit(
-                train: loaders.train, validation: loaders.validation, epochs: epochs, resumingFrom: checkpoint)
+                train: cache?.train ?? loaders.train, validation: cache?.validation ?? loaders.validation, epochs: epochs,
+                resumingFrom: checkpoint)
             return nil
         } catch {
             return error
@@ -139,15 +135,18 @@ extension FineTune {
         extra: [TrainingCallback], say: @escaping (String) -> Void
     ) throws -> FineTuneResult {
         let started = Date()
-        let trainer = makeTrainer(plan, data: data, model: model, loaders: loaders, runFolder: run, extra: extra, say: say)
+        let cache = try featureCache(plan, model: model, loaders: loaders, runFolder: run, say: say)
+        let trainer = makeTrainer(plan, data: data, model: model, loaders: loaders, runFolder: run, cache: cache, extra: extra, say: say)
         Interrupts.reset()
         try RunFolder.writeStatus(run, .running, epochs: checkpoint?.epoch ?? 0)
-        let failure = train(trainer, loaders: loaders, epochs: plan.options.epochs, checkpoint: checkpoint)
+        let failure = train(trainer, loaders: loaders, cache: cache, epochs: plan.options.epochs, checkpoint: checkpoint)
         let history = trainer.context?.history ?? []
         let stopped = trainer.context?.stopReason
+        let saved = cache?.savedSeconds(epochs: history.count)
         let result = try writeRunFolder(
             run, plan: plan, data: data, model: model, loaders: loaders, trainer: trainer,
-            failure: failure, seconds: Date().timeIntervalSince(started))
+            failure: failure, seconds: Date().timeIntervalSince(started), cacheSaved: saved)
+        if let saved { say(String(format: "the feature cache saved about %.0f s of frozen-stage computation", saved)) }
         if let failure {
             try RunFolder.writeStatus(run, .diverged, epochs: history.count)
             if let training = failure as? TrainingError {
@@ -176,7 +175,7 @@ extension FineTune {
     /// inside), curves, confusion matrix and summary.
     static func writeRunFolder(
         _ run: String, plan: Plan, data: Data, model: Model, loaders: Loaders, trainer: Trainer,
-        failure: Error?, seconds: Double
+        failure: Error?, seconds: Double, cacheSaved: Double? = nil
     ) throws -> FineTuneResult {
         let options = plan.options
         let history = trainer.context?.history ?? []
@@ -200,9 +199,12 @@ extension FineTune {
                 preprocessing: model.preprocessing,
                 classNames: data.images.classNames, provenance: String(decoding: provenanceJSON, as: UTF8.self)))
         try RunFolder.writeCharts(run, history: history, confusion: validation.confusion)
-        let summary = RunFolder.summary(
+        var summary = RunFolder.summary(
             run: run, plan: plan, recipe: recipe, history: history, best: best, validation: validation,
             test: test, classNames: data.images.classNames, failure: failure)
+        if let cacheSaved {
+            summary += String(format: "\nfeature cache: saved about %.0f s of frozen-stage computation (run took %.0f s)\n", cacheSaved, seconds)
+        }
         try AtomicFile.write(summary, to: run + "/summary.txt")
         return FineTuneResult(
             runFolder: run, history: history, validation: validation, test: test,

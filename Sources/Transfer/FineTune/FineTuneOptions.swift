@@ -81,6 +81,14 @@ public struct FineTuneOptions: Codable, Equatable, Sendable {
     /// each class's share of the split (nil: all).
     public var trainPerClass: Int?
     public var validationPerClass: Int?
+    /// Frozen-prefix feature cache: K augmented views per training image (0: off; nil: 4 when
+    /// the cache applies and the pipeline augments, 1 when it does not).
+    public var cacheViews: Int?
+    /// The cache's memory budget in MB (nil: a quarter of the machine's memory); beyond it the
+    /// cache spills to a file in the run folder.
+    public var cacheMemoryMB: Int?
+    /// Store cached features as float16 (half the memory).
+    public var cacheFloat16 = false
     /// A held-out test split (never used to choose the epoch), evaluated at the end; 0: none.
     public var testFraction = 0.0
     public var pipeline = "hflip,rotate=10,jitter=0.1"

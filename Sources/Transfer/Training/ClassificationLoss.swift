@@ -23,11 +23,11 @@ public struct ClassificationLoss: Sendable {
 
 /// Loss, accuracy and confusion matrix of `model` on every image of `loader`, in inference
 /// mode and without recording gradients.
-public func evaluate(_ model: Module, on loader: BatchLoader, loss: ClassificationLoss = ClassificationLoss())
+public func evaluate(_ model: Module, on loader: BatchSource, loss: ClassificationLoss = ClassificationLoss())
     -> Evaluation
 {
     model.eval()
-    let classes = loader.source.classNames.count
+    let classes = loader.classCount
     var confusion = [[Int]](repeating: [Int](repeating: 0, count: classes), count: classes)
     var totalLoss = 0.0
     var seen = 0

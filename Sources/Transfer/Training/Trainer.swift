@@ -76,10 +76,10 @@ public final class Trainer {
     /// returns every epoch's record (those of the checkpoint first, when resuming).
     @discardableResult
     public func fit(
-        train: BatchLoader, validation: BatchLoader?, epochs: Int,
+        train: BatchSource, validation: BatchSource?, epochs: Int,
         resumingFrom checkpoint: TrainingCheckpoint? = nil
     ) throws -> [EpochRecord] {
-        guard train.indices.count > 0 else { throw TrainingError.noData("training images") }
+        guard train.count > 0 else { throw TrainingError.noData("training images") }
         let context = TrainingContext(
             trainer: self, epochs: epochs, batchesPerEpoch: train.batchesPerEpoch,
             isResuming: checkpoint != nil)
@@ -110,7 +110,7 @@ public final class Trainer {
         for callback in callbacks { try event(callback) }
     }
 
-    private func runEpoch(_ epoch: Int, train: BatchLoader, validation: BatchLoader?, context: TrainingContext) throws {
+    private func runEpoch(_ epoch: Int, train: BatchSource, validation: BatchSource?, context: TrainingContext) throws {
         context.epoch = epoch
         context.batch = 0
         context.imagesSeen = 0

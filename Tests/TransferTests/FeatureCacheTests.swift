@@ -1,0 +1,99 @@
+import Engine
+import Foundation
+import Layers
+import TestSupport
+import Transfer
+import Vision
+import XCTest
+import Zoo
+
+final class FeatureCacheTests: XCTestCase {
+    private var temporary: TemporaryDirectory!
+    override func setUpWithError() throws { temporary = try TemporaryDirectory("cache") }
+    override func tearDownWithError() throws { temporary.remove() }
+
+    private func options(views: Int?, float16: Bool = false) -> FineTuneOptions {
+        var o = demoOptions("resnet20", in: temporary, freeze: .stages(2), epochs: 4, imagesPerClass: 8, size: 16)
+        o.batchSize = 8
+        o.patience = 100
+        o.cacheViews = views
+        o.cacheFloat16 = float16
+        o.pipeline = "hflip,rotate=10,jitter=0.2"
+        return o
+    }
+
+    /// Trains one way or the other on the same views: with the cache, or uncached with the
+    /// loader drawing the same K views.
+    private func history(cached: Bool, float16: Bool = false) throws -> [EpochRecord] {
+        let plan = try FineTune.resolve(options(views: cached ? 2 : 0, float16: float16))
+        let data = try FineTune.loadData(plan) { _ in }
+        let model = try FineTune.buildModel(plan, data: data) { _ in }
+        let loaders = FineTune.loaders(plan, data: data, model: model)
+        let run = temporary.path(cached ? "cached" : "uncached")
+        try FileManager.default.createDirectory(atPath: run, withIntermediateDirectories: true)
+        let cache = try FineTune.featureCache(plan, model: model, loaders: loaders, runFolder: run) { _ in }
+        XCTAssertEqual(cache != nil, cached)
+        if !cached { loaders.train.views = 2 }
+        let trainer = FineTune.makeTrainer(plan, data: data, model: model, loaders: loaders, runFolder: run, cache: cache) { _ in }
+        return try trainer.fit(train: cache?.train ?? loaders.train, validation: cache?.validation ?? loaders.validation, epochs: 4)
+    }
+
+    /// The cached path gives the losses of the uncached one for the same views and seed
+    /// (float32: within 1e-4 relative, the order of float sums; float16: within 2%).
+    func testCachedAndUncachedTrainingAgree() throws {
+        let uncached = try history(cached: false)
+        let cached = try history(cached: true)
+        for (a, b) in zip(uncached, cached) {
+            XCTAssertEqual(a.trainLoss, b.trainLoss, accuracy: 1e-4 * max(1, a.trainLoss), "epoch \(a.epoch)")
+            XCTAssertEqual(a.validationLoss!, b.validationLoss!, accuracy: 1e-4 * max(1, a.validationLoss!), "epoch \(a.epoch)")
+        }
+        let half = try history(cached: true, float16: true)
+        for (a, b) in zip(uncached, half) {
+            XCTAssertEqual(a.trainLoss, b.trainLoss, accuracy: 0.02 * a.trainLoss, "float16, epoch \(a.epoch)")
+        }
+    }
+
+    /// The cache is on when it applies (and says so), off when it cannot be (and says why).
+    func testTheCacheAnnouncesItselfAndRefusesWhatItCannotDo() throws {
+        var lines: [String] = []
+        let result = try FineTune.run(options(views: nil)) { lines.append($0) }
+        XCTAssertTrue(lines.contains { $0.hasPrefix("feature cache: the frozen stem, stage1 run once per image and view (4 augmented views") },
+                      lines.joined(separator: "\n"))
+        XCTAssertTrue(try String(contentsOfFile: result.runFolder + "/summary.txt", encoding: .utf8).contains("feature cache: saved about"))
+
+        var o = options(views: 2)
+        o.batchNorm = .train
+        lines = []
+        _ = try FineTune.run(o) { lines.append($0) }
+        XCTAssertTrue(lines.contains { $0.contains("cannot cache the frozen stages (--bn train") }, lines.joined(separator: "\n"))
+
+        o = options(views: 2)
+        o.cacheMemoryMB = 0
+        XCTAssertThrowsError(try FineTune.run(o) { _ in }) { XCTAssertTrue("\($0)".contains("cannot hold even one batch"), "\($0)") }
+    }
+
+    /// Beyond the memory budget the cache lives in a spill file in the run folder, removed at the end.
+    func testTheCacheSpillsToAFileBeyondItsBudget() throws {
+        let plan = try FineTune.resolve(options(views: 2))
+        let data = try FineTune.loadData(plan) { _ in }
+        let model = try FineTune.buildModel(plan, data: data) { _ in }
+        let loaders = FineTune.loaders(plan, data: data, model: model)
+        let spill = temporary.path("spill.bin")
+        var cache: FeatureCache? = try FeatureCache(model: model.network, stages: 2, indices: loaders.train.indices, imageShape: [16, 16, 3],
+                                                    views: 2, budgetBytes: 1, spillFile: spill)
+        XCTAssertEqual(cache?.spillFile, spill)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: spill))
+        do {
+            let batches = CachedBatches(loader: loaders.train, cache: cache!)
+            let first = batches.makeBatch(Array(loaders.train.indices.prefix(4)), epoch: 1)!
+            XCTAssertEqual(Array(first.images.shape.dropFirst()), cache!.featureShape)
+            XCTAssertEqual(batches.makeBatch(Array(loaders.train.indices.prefix(4)), epoch: 1)!.images, first.images, "read back")
+        }
+        cache = nil
+        XCTAssertFalse(FileManager.default.fileExists(atPath: spill), "removed with the cache")
+        XCTAssertThrowsError(try FeatureCache(model: model.network, stages: 2, indices: loaders.train.indices, imageShape: [16, 16, 3],
+                                              views: 2, budgetBytes: 1, spillFile: "/nonexistent/spill.bin")) { error in
+            XCTAssertTrue("\(error)".contains("cannot be written"), "\(error)")
+        }
+    }
+}
