@@ -35,6 +35,24 @@ public enum Plot {
         return image
     }
 
+    /// Bars of `values` in [0, 1] (e.g. accuracies), left to right, the highest darker.
+    public static func bars(_ values: [Double], width: Int = 480, height: Int = 300) -> Image {
+        var image = Image(width: width, height: height, channels: 3, fill: 1)
+        let margin = 12
+        guard !values.isEmpty else { return image }
+        let best = values.max() ?? 1
+        let slot = (width - 2 * margin) / values.count
+        for (i, v) in values.enumerated() where v.isFinite {
+            let top = height - margin - Int(min(max(v, 0), 1) * Double(height - 2 * margin))
+            let colour: (Float, Float, Float) = v == best ? (0.12, 0.35, 0.6) : (0.45, 0.65, 0.85)
+            for x in (margin + i * slot + slot / 6)..<(margin + (i + 1) * slot - slot / 6) {
+                for y in top..<(height - margin) { image.plot(x, y, colour) }
+            }
+        }
+        for x in margin..<(width - margin) { image.plot(x, height - margin, (0.3, 0.3, 0.3)) }
+        return image
+    }
+
     /// A confusion matrix as a heat map: one square per (true, predicted) cell, darker blue
     /// for more images, each row normalised by its class count; the diagonal is framed.
     public static func confusion(_ matrix: [[Int]], cell preferred: Int = 40) -> Image {

@@ -29,7 +29,7 @@ struct TrainingOptions: ParsableArguments {
     static let d = FineTuneOptions.defaults
 
     @Option(help: "The zoo architecture to fine-tune (see `finetune zoo list`).") var base: String = d.base
-    @Option(help: "Freeze the first N stages (0: train everything; 'all': only the new head).") var freeze: String = "0"
+    @Option(help: "Freeze the first N stages (0: train everything; 'all': only the new head; 'auto': choose by probing every stage).") var freeze: String = "0"
     @Option(help: "An image folder, one sub-folder per class (default: the demo dataset).") var data: String?
     @Option(help: "Weights to start from (the head is replaced).") var weights: String?
     @Option(help: "Epochs at most (default \(d.epochs)).") var epochs: Int?
@@ -83,6 +83,11 @@ struct TrainingOptions: ParsableArguments {
         help: "Hold out this fraction as a test split, reported at the end (default \(d.testFraction)).")
     var testFraction: Double?
     @Option(help: "Where run folders go (default \(d.runsDirectory)).") var runs: String?
+    @Option(name: .customLong("cache-views"), help: "Frozen-prefix feature cache: augmented views per image (0: off; default 4 when the cache applies, 1 without augmentation).")
+    var cacheViews: Int?
+    @Option(name: .customLong("cache-memory"), help: "The cache's memory budget in MB; beyond it the cache spills to a file in the run folder (default: a quarter of the machine's memory).")
+    var cacheMemory: Int?
+    @Flag(name: .customLong("cache-float16"), help: "Store cached features as float16 (half the memory).") var cacheFloat16 = false
     @Flag(name: .customLong("strict-images"), help: "Fail on an unreadable image instead of skipping it.")
     var strictImages = false
     @Flag(
@@ -92,7 +97,7 @@ struct TrainingOptions: ParsableArguments {
 
     func validate() throws {
         guard FineTuneOptions.parseFreeze(freeze) != nil else {
-            throw ValidationError("--freeze takes a number of stages or 'all', not '\(freeze)'")
+            throw ValidationError("--freeze takes a number of stages, 'all' or 'auto', not '\(freeze)'")
         }
         try within("--epochs", epochs, Limits.epochs)
         try within("--patience", patience, Limits.patience)
@@ -100,6 +105,8 @@ struct TrainingOptions: ParsableArguments {
         try within("--size", size, Limits.imageSide)
         try within("--warmup", warmup, 0...Limits.epochs.upperBound)
         try within("--head-epochs", headEpochs, 0...Limits.epochs.upperBound)
+        try within("--cache-views", cacheViews, 0...64)
+        try within("--cache-memory", cacheMemory, 1...(1 << 30))
         if case .value(let rate)? = lr {
             guard rate > 0, rate.isFinite else { throw ValidationError("--lr must be a positive number or 'auto', not \(rate)") }
         }
@@ -136,6 +143,9 @@ struct TrainingOptions: ParsableArguments {
         o.imageSize = size
         o.testFraction = testFraction ?? o.testFraction
         o.runsDirectory = runs ?? o.runsDirectory
+        o.cacheViews = cacheViews
+        o.cacheMemoryMB = cacheMemory
+        o.cacheFloat16 = cacheFloat16
         o.strictImages = strictImages
         o.balanceClasses = balanceClasses
         o.maxPixels = decoding.maxPixels ?? o.maxPixels
@@ -262,5 +272,31 @@ struct Pretrain: ParsableCommand {
             }
             throw error
         }
+    }
+}
+
+struct Probe: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Fit a linear classifier on every stage's pooled features and report validation accuracy per stage (what --freeze auto uses).")
+
+    @Option(help: "Where to write the bar chart of accuracy per stage (PNG).") var out = "probe.png"
+    @OptionGroup var training: TrainingOptions
+
+    func run() throws {
+        let say: (String) -> Void = { warn($0) }
+        var options = training.options
+        options.freeze = .stages(0)
+        let plan = try FineTune.resolve(options)
+        let data = try FineTune.loadData(plan, say: say)
+        let model = try FineTune.buildModel(plan, data: data, say: say)
+        let results = try StageProbe.run(model: model, loaders: FineTune.loaders(plan, data: data, model: model),
+                                         seed: options.seed, say: { _ in })
+        print("stage  name          features  validation accuracy  L2")
+        for r in results {
+            print(String(format: "%5d  %@ %8d  %18.1f%%  %g", r.stage, r.name.padding(toLength: 12, withPad: " ", startingAt: 0),
+                         r.features, r.validationAccuracy * 100, Double(r.l2)))
+        }
+        try Plot.bars(results.map(\.validationAccuracy)).writePNG(to: out)
+        print(StageProbe.chooseFreeze(results).reason + "; chart: \(out)")
     }
 }

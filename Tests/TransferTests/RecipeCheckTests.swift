@@ -62,3 +62,29 @@ final class RecipeCheckTests: XCTestCase {
         XCTAssertNotEqual(saved.learningRate, o.learningRate)
     }
 }
+
+final class StageProbeTests: XCTestCase {
+    /// The deepest stage within the margin of the best wins, whichever stage is the best.
+    func testTheFreezeRuleOnSyntheticProbes() {
+        func results(_ accuracies: [Double]) -> [StageProbe.Result] {
+            accuracies.enumerated().map { StageProbe.Result(stage: $0.offset + 1, name: "s\($0.offset + 1)", validationAccuracy: $0.element, l2: 0, features: 8) }
+        }
+        XCTAssertEqual(StageProbe.chooseFreeze(results([0.50, 0.60, 0.70, 0.69, 0.55])).stages, 4, "within 2 points of the best")
+        XCTAssertEqual(StageProbe.chooseFreeze(results([0.50, 0.60, 0.70, 0.67, 0.55])).stages, 3, "3 points behind: not frozen")
+        XCTAssertEqual(StageProbe.chooseFreeze(results([0.40, 0.50, 0.60, 0.70, 0.80])).stages, 5, "the last is the best")
+        XCTAssertEqual(StageProbe.chooseFreeze(results([0.80, 0.50, 0.79])).stages, 3, "a later stage within the margin")
+        XCTAssertTrue(StageProbe.chooseFreeze(results([0.5, 0.7])).reason.contains("--freeze auto: 2"))
+    }
+
+    func testFreezeAutoProbesAndChooses() throws {
+        let temporary = try TemporaryDirectory("auto-freeze")
+        defer { temporary.remove() }
+        var o = demoOptions("resnet20", in: temporary, freeze: .auto, epochs: 1, imagesPerClass: 8, size: 16)
+        o.batchSize = 8
+        var lines: [String] = []
+        let result = try FineTune.run(o) { lines.append($0) }
+        XCTAssertEqual(lines.filter { $0.hasPrefix("probe: after stage") }.count, 4, lines.joined(separator: "\n"))
+        XCTAssertTrue(lines.contains { $0.hasPrefix("--freeze auto: ") })
+        XCTAssertFalse(result.runFolder.contains("freezeauto"))
+    }
+}

@@ -78,6 +78,7 @@ extension FineTune {
     ) throws -> FineTuneResult {
         var plan = try resolve(options)
         let data = try loadData(plan, say: say)
+        (plan, _) = try resolvingAutoFreeze(plan, data: data, say: say)
         let model = try buildModel(plan, data: data, say: say)
         let loaders = loaders(plan, data: data, model: model)
         if options.autoLearningRate {

@@ -85,7 +85,7 @@ public enum FineTune {
 
         public var runName: String {
             let freeze =
-                options.freeze == .allButHead ? "all" : "\(FineTune.stagesFrozen(options.freeze, of: stageCount))"
+                options.freeze == .allButHead ? "all" : options.freeze == .auto ? "auto" : "\(FineTune.stagesFrozen(options.freeze, of: stageCount))"
             return "\(entry.name)-freeze\(freeze)-seed\(options.seed)"
         }
     }
@@ -262,6 +262,7 @@ public enum FineTune {
         switch options.freeze {
         case .stages(let n): network.freezeStages(n)
         case .allButHead: network.freezeAllButHead()
+        case .auto: break  // resolved by `run` before the model is built
         }
         if options.batchNorm == .train {
             for case let layer as BatchNorm in network.namedModules.map(\.module) where layer.isFrozen {
@@ -344,6 +345,22 @@ public enum FineTune {
         let excluded = Set(ImageFolder.imageFiles(under: other).compactMap(digest))
         let result = source.filtered { path in digest(path).map { !excluded.contains($0) } ?? true }
         return (result.folder, result.removed)
+    }
+
+    /// `--freeze auto`: probes the stages of the model as loaded and returns the plan with
+    /// the chosen `--freeze N`.
+    public static func resolvingAutoFreeze(_ plan: Plan, data: Data, say: (String) -> Void) throws -> (Plan, [StageProbe.Result]) {
+        guard plan.options.freeze == .auto else { return (plan, []) }
+        var probing = plan
+        probing.options.freeze = .stages(0)
+        let model = try buildModel(probing, data: data, say: { _ in })
+        let results = try StageProbe.run(model: model, loaders: loaders(probing, data: data, model: model), seed: plan.options.seed,
+                                         say: say)
+        let (stages, reason) = StageProbe.chooseFreeze(results)
+        say(reason)
+        var chosen = plan
+        chosen.options.freeze = .stages(stages)
+        return (chosen, results)
     }
 
     static func stagesFrozen(_ freeze: FineTuneOptions.Freeze, of stages: Int) -> Int {

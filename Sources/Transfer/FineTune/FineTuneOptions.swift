@@ -8,6 +8,9 @@ public struct FineTuneOptions: Codable, Equatable, Sendable {
     public enum Freeze: Codable, Equatable, Sendable {
         case stages(Int)
         case allButHead
+        /// Probe every stage first (`StageProbe`) and freeze the deepest prefix whose linear
+        /// probe is within 2 points of the best.
+        case auto
     }
 
     public enum OptimizerKind: String, Codable, CaseIterable, Sendable {
@@ -156,6 +159,10 @@ public struct FineTuneOptions: Codable, Equatable, Sendable {
 
     /// Parses `--freeze`: a stage count or `all`.
     public static func parseFreeze(_ text: String) -> Freeze? {
-        text.lowercased() == "all" ? .allButHead : Int(text).flatMap { $0 >= 0 ? .stages($0) : nil }
+        switch text.lowercased() {
+        case "all": return .allButHead
+        case "auto": return .auto
+        default: return Int(text).flatMap { $0 >= 0 ? .stages($0) : nil }
+        }
     }
 }
