@@ -26,6 +26,7 @@ let package = Package(
         .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng"),
         .systemLibrary(name: "CTurboJPEG", path: "Sources/CTurboJPEG", pkgConfig: "libturbojpeg"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        .systemLibrary(name: "CCairo", path: "Sources/CCairo", pkgConfig: "cairo"),
 
         // Graft's hot loops in C (debug builds of dependencies are -Onone Swift, see the header).
         .target(name: "CGraftKernels"),
@@ -34,9 +35,11 @@ let package = Package(
         .target(name: "Optimizers", dependencies: ["Layers"]),
         .target(name: "Vision", dependencies: ["Engine", "CPNG", "CTurboJPEG", "CZlib"]),
         .target(name: "Zoo", dependencies: ["Layers", "CHDF5"]),
-        .target(name: "Transfer", dependencies: ["Zoo", "Vision", "Optimizers", .product(name: "Crypto", package: "swift-crypto")],
+        // Charts (Cairo), report.html, Grad-CAM pictures: what people read. Vision keeps images.
+        .target(name: "Report", dependencies: ["Engine", "Vision", "CCairo"]),
+        .target(name: "Transfer", dependencies: ["Zoo", "Vision", "Optimizers", "Report", .product(name: "Crypto", package: "swift-crypto")],
                 resources: [.copy("Resources/demo-food")]),
-        .target(name: "Graft", dependencies: ["Engine", "Layers", "Optimizers", "Vision", "Zoo", "Transfer"]),
+        .target(name: "Graft", dependencies: ["Engine", "Layers", "Optimizers", "Vision", "Zoo", "Report", "Transfer"]),
         .executableTarget(name: "finetune", dependencies: [
             "Graft", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),

@@ -5,11 +5,13 @@
 #   libpng-dev         PNG decode/encode
 #   libturbojpeg0-dev  JPEG decode
 #   zlib1g-dev         gzip-compressed dataset files
-#   pkg-config         lets SwiftPM find HDF5, libpng and TurboJPEG
+#   libcairo2-dev      charts (PNG) and report pictures
+#   fonts-dejavu-core  the charts' font
+#   pkg-config         lets SwiftPM find HDF5, libpng, TurboJPEG and Cairo
 # Extra package names given as arguments are installed too (e.g. dataset-fashion-mnist).
 set -euo pipefail
 
-packages=(libdnnl-dev libhdf5-dev libpng-dev libturbojpeg0-dev zlib1g-dev pkg-config "$@")
+packages=(libdnnl-dev libhdf5-dev libpng-dev libturbojpeg0-dev zlib1g-dev libcairo2-dev fonts-dejavu-core pkg-config "$@")
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

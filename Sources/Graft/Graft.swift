@@ -4,4 +4,5 @@
 @_exported import Optimizers
 @_exported import Vision
 @_exported import Zoo
+@_exported import Report
 @_exported import Transfer

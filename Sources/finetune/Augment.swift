@@ -38,7 +38,7 @@ struct Augment: ParsableCommand {
             if label > folder.count * 2 { break }
         }
         let preview = AugmentationPreview(images: picked, augmentation: augmentation, versions: versions, seed: seed, cellSize: size)
-        try preview.write(to: out)
+        try Charts.writeAugmentation(preview, pipeline: pipeline, to: out, cell: size)
         print("wrote \(out) (\(picked.count) images x \(versions) copies) and \((out as NSString).deletingPathExtension).json")
     }
 }

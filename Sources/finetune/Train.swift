@@ -239,7 +239,8 @@ struct LRFind: ParsableCommand {
         let loaders = FineTune.loaders(plan, data: data, model: model)
         let found = try FineTune.findLearningRate(plan, data: data, model: model, loaders: loaders,
                                                   finder: LearningRateFinder(steps: steps))
-        try LearningRateFinder.chart(found).writePNG(to: out)
+        try Charts.learningRate(rates: found.rates.map(Double.init), losses: found.losses.map(Double.init),
+                                suggestion: found.suggestion.map(Double.init)).writePNG(to: out)
         for i in stride(from: 0, to: found.rates.count, by: max(1, found.rates.count / 12)) {
             print(String(format: "lr %9.2e  loss %.4f", Double(found.rates[i]), Double(found.losses[i])))
         }
@@ -296,7 +297,10 @@ struct Probe: ParsableCommand {
             print(String(format: "%5d  %@ %8d  %18.1f%%  %g", r.stage, r.name.padding(toLength: 12, withPad: " ", startingAt: 0),
                          r.features, r.validationAccuracy * 100, Double(r.l2)))
         }
-        try Plot.bars(results.map(\.validationAccuracy)).writePNG(to: out)
+        let choice = StageProbe.chooseFreeze(results)
+        try Charts.bars(title: "Linear probe per stage", labels: results.map { "\($0.stage). \($0.name)" },
+                        values: results.map(\.validationAccuracy), yTitle: "validation accuracy",
+                        highlight: choice.stages - 1).writePNG(to: out)
         print(StageProbe.chooseFreeze(results).reason + "; chart: \(out)")
     }
 }

@@ -2,6 +2,7 @@ import Engine
 import Foundation
 import Layers
 import Optimizers
+import Report
 import Vision
 import Zoo
 
@@ -90,11 +91,10 @@ extension FineTune {
         }
         let run = try makeRunFolder(options.runsDirectory, name: plan.runName)
         try RunFolder.writeStart(run, options: plan.options, split: data.split)
-        try AugmentationPreview(
+        let preview = AugmentationPreview(
             images: data.split.train.prefix(4).map { (data.images.name(at: $0), data.images.images[$0]) },
-            augmentation: plan.augmentation, versions: 6, seed: options.seed, cellSize: max(plan.size, 48)
-        )
-        .write(to: run + "/augmentation.png")
+            augmentation: plan.augmentation, versions: 6, seed: options.seed, cellSize: max(plan.size, 48))
+        try Charts.writeAugmentation(preview, pipeline: options.pipeline, to: run + "/augmentation.png", cell: max(plan.size, 80))
         return try execute(plan, data: data, model: model, loaders: loaders, run: run, checkpoint: nil, extra: extra, say: say)
     }
 
@@ -147,7 +147,7 @@ extension FineTune {
         let result = try writeRunFolder(
             run, plan: plan, data: data, model: model, loaders: loaders, trainer: trainer,
             failure: failure, seconds: Date().timeIntervalSince(started), cacheSaved: saved)
-        if let saved { say(String(format: "the feature cache saved about %.0f s of frozen-stage computation", saved)) }
+        if let saved, saved >= 0.5 { say(String(format: "the feature cache saved about %.0f s of frozen-stage computation", saved)) }
         if let failure {
             try RunFolder.writeStatus(run, .diverged, epochs: history.count)
             if let training = failure as? TrainingError {
@@ -199,7 +199,8 @@ extension FineTune {
                 architecture: plan.entry.name, configuration: model.network.configuration,
                 preprocessing: model.preprocessing,
                 classNames: data.images.classNames, provenance: String(decoding: provenanceJSON, as: UTF8.self)))
-        try RunFolder.writeCharts(run, history: history, confusion: validation.confusion)
+        try RunFolder.writeCharts(run, history: history, confusion: validation.confusion, classNames: data.images.classNames,
+                                  best: best, monitor: options.monitor)
         var summary = RunFolder.summary(
             run: run, plan: plan, recipe: recipe, history: history, best: best, validation: validation,
             test: test, classNames: data.images.classNames, failure: failure)

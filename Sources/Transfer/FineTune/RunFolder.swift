@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import Report
 import Vision
 
 /// The files of a run folder that say what the run is and how far it got: `options.json`
@@ -60,18 +61,21 @@ public enum RunFolder {
             + "best epoch so far; continue it from \(folder)/checkpoint.h5 with `finetune resume \(folder)`"
     }
 
-    static func writeCharts(_ run: String, history: [EpochRecord], confusion: [[Int]]) throws {
-        // Losses (train blue, validation orange), accuracies (train green, validation red).
-        try Plot.lines([
-            (history.map(\.trainLoss), (0.12, 0.47, 0.71)), (history.map { $0.validationLoss ?? .nan }, (1, 0.5, 0.05)),
-        ])
-        .writePNG(to: run + "/loss.png")
-        try Plot.lines([
-            (history.map(\.trainAccuracy), (0.17, 0.63, 0.17)),
-            (history.map { $0.validationAccuracy ?? .nan }, (0.84, 0.15, 0.16)),
-        ])
-        .writePNG(to: run + "/accuracy.png")
-        try Plot.confusion(confusion).writePNG(to: run + "/confusion.png")
+    /// loss.png and accuracy.png (training and validation per epoch, the best epoch marked)
+    /// and confusion.png (validation split, class names, counts and row percentages).
+    static func writeCharts(_ run: String, history: [EpochRecord], confusion: [[Int]], classNames: [String], best: Int?,
+                            monitor: Monitor) throws {
+        let name = (run as NSString).lastPathComponent
+        try Charts.curves(title: "\(name): loss", yTitle: "cross-entropy loss",
+                          series: [.init("training", history.map(\.trainLoss)),
+                                   .init("validation", history.map { $0.validationLoss ?? .nan })],
+                          bestEpoch: best).writePNG(to: run + "/loss.png")
+        try Charts.curves(title: "\(name): accuracy", yTitle: "accuracy",
+                          series: [.init("training", history.map(\.trainAccuracy)),
+                                   .init("validation", history.map { $0.validationAccuracy ?? .nan })],
+                          bestEpoch: best, percent: true).writePNG(to: run + "/accuracy.png")
+        try Charts.confusion(confusion, classNames: classNames, title: "\(name): validation confusion matrix")
+            .writePNG(to: run + "/confusion.png")
     }
 
     static func summary(
