@@ -208,9 +208,61 @@ extension FineTune {
             summary += String(format: "\nfeature cache: saved about %.0f s of frozen-stage computation (run took %.0f s)\n", cacheSaved, seconds)
         }
         try AtomicFile.write(summary, to: run + "/summary.txt")
+        try writeReport(run, plan: plan, data: data, model: model, loaders: loaders, history: history, best: best, recipe: recipe,
+                        validation: validation, test: test, failure: failure)
         return FineTuneResult(
             runFolder: run, history: history, validation: validation, test: test,
             classNames: data.images.classNames, bestEpoch: best, seconds: seconds)
+    }
+
+    /// report.html beside the charts.
+    static func writeReport(_ run: String, plan: Plan, data: Data, model: Model, loaders: Loaders, history: [EpochRecord], best: Int?,
+                            recipe: String, validation: Evaluation, test: Evaluation?, failure: Error?) throws {
+        let options = plan.options
+        var facts: [(String, String)] = [
+            ("base", plan.zooEntry.map { "\($0.name) (\($0.summary))" } ?? "\(plan.entry.name), random initialisation"),
+            ("data", options.data ?? options.dataset?.rawValue ?? "embedded demo (\(options.demo.rawValue))"),
+            ("classes", data.images.classSummary),
+            ("split", "\(data.split.train.count) training, \(data.split.validation.count) validation, \(data.split.test.count) test images"),
+            ("freeze", "\(options.freeze), input \(plan.size)x\(plan.size)"),
+            ("recipe", recipe),
+            ("validation accuracy", String(format: "%.2f%% (best epoch %d; the split also chose the epoch)", validation.accuracy * 100, best ?? 0)),
+        ]
+        if let test { facts.append(("held-out test accuracy", String(format: "%.2f%%", test.accuracy * 100))) }
+        if let failure { facts.append(("stopped", "\(failure)")) }
+        let rows = history.map { r in
+            [String(r.epoch), String(format: "%.4f", r.trainLoss), String(format: "%.1f%%", r.trainAccuracy * 100),
+             r.validationLoss.map { String(format: "%.4f", $0) } ?? "–", r.validationAccuracy.map { String(format: "%.1f%%", $0 * 100) } ?? "–",
+             String(format: "%.3g", r.learningRate), String(format: "%.1f", r.seconds), r.phase ?? ""]
+        }
+        let report = RunReport(
+            title: "Graft run \((run as NSString).lastPathComponent)", facts: facts,
+            epochHeader: ["epoch", "loss", "accuracy", "val loss", "val accuracy", "learning rate", "seconds", "phase"], epochRows: rows,
+            bestEpoch: best, classNames: data.images.classNames, confusion: validation.confusion,
+            mistakes: mistakes(model, loaders.validation, data: data),
+            charts: [("loss.png", "loss per epoch"), ("accuracy.png", "accuracy per epoch"),
+                     ("confusion.png", "confusion matrix, validation split"), ("augmentation.png", "augmentation preview")])
+        try AtomicFile.write(report.html, to: run + "/report.html")
+    }
+
+    /// Up to `limit` misclassified validation images, most confident mistakes first.
+    static func mistakes(_ model: Model, _ loader: BatchLoader, data: Data, limit: Int = 24) -> [RunReport.Mistake] {
+        var found: [RunReport.Mistake] = []
+        model.network.eval()
+        for batch in loader.batches(epoch: 0) {
+            let p = Kernels.softmax(model.network.predict(batch.images), axis: 1)
+            let k = p.shape[1]
+            for (row, index) in batch.indices.enumerated() {
+                let probabilities = Array(p.scalars[(row * k)..<((row + 1) * k)])
+                let predicted = probabilities.indices.max { probabilities[$0] < probabilities[$1] }!
+                let truth = batch.labels[row]
+                guard predicted != truth else { continue }
+                found.append(RunReport.Mistake(image: data.images.images[index], name: data.images.name(at: index),
+                                               truth: data.images.classNames[truth], predicted: data.images.classNames[predicted],
+                                               confidence: Double(probabilities[predicted])))
+            }
+        }
+        return Array(found.sorted { $0.confidence > $1.confidence }.prefix(limit))
     }
 
     static func makeRunFolder(_ root: String, name: String) throws -> String {
