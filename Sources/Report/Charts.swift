@@ -169,3 +169,48 @@ extension Charts {
         try preview.writeRecords(besides: path)
     }
 }
+
+extension Charts {
+    /// A colour for `v` in [0, 1]: dark blue, cyan, yellow, red (a "jet"-like map).
+    static func heatColour(_ v: Double) -> Canvas.Colour {
+        let t = min(max(v, 0), 1)
+        let r = min(max(1.5 - abs(4 * t - 3), 0), 1)
+        let g = min(max(1.5 - abs(4 * t - 2), 0), 1)
+        let b = min(max(1.5 - abs(4 * t - 1), 0), 1)
+        return (r, g, b)
+    }
+
+    /// The image, the heat map over it (half blended) and a caption: what Grad-CAM saw.
+    public static func heatOverlay(image: Image, heat: Image, caption: String, scale: Int = 4) -> Canvas {
+        let rgb = image.channels == 3 ? image : image.converted(toChannels: 3)
+        let (w, h) = (rgb.width, rgb.height)
+        let heat = heat.width == w && heat.height == h ? heat : heat.resized(width: w, height: h)
+        var blended = rgb
+        for y in 0..<h {
+            for x in 0..<w {
+                let c = heatColour(Double(heat[y, x, 0]))
+                let colour = [c.red, c.green, c.blue]
+                for ch in 0..<3 { blended[y, x, ch] = Float(0.5 * Double(rgb[y, x, ch]) + 0.5 * colour[ch]) }
+            }
+        }
+        let side = Double(max(w, h) * scale)
+        let captionWidth = Canvas(width: 1, height: 1).textWidth(caption, size: 13) + 20
+        let canvas = Canvas(width: Int(max(2 * side + 30, captionWidth)), height: Int(side + 44))
+        canvas.image(rgb, in: (10, 10, Double(w * scale), Double(h * scale)))
+        canvas.image(blended, in: (20 + side, 10, Double(w * scale), Double(h * scale)))
+        canvas.text(caption, x: 10, y: side + 32, size: 13)
+        return canvas
+    }
+
+    /// A stage's feature maps as a grid (each channel normalised to its own range).
+    public static func featureMaps(_ maps: [Image], title: String, cell: Int = 48) -> Canvas {
+        let columns = Int(Double(maps.count).squareRoot().rounded(.up))
+        let rows = (maps.count + columns - 1) / max(columns, 1)
+        let canvas = Canvas(width: max(columns * (cell + 2) + 2, 240), height: rows * (cell + 2) + 34)
+        canvas.text(title, x: 4, y: 20, size: 13, bold: true)
+        for (i, map) in maps.enumerated() {
+            canvas.image(map, in: (Double(2 + (i % columns) * (cell + 2)), Double(30 + (i / columns) * (cell + 2)), Double(cell), Double(cell)))
+        }
+        return canvas
+    }
+}

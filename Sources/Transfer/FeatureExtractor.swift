@@ -49,9 +49,11 @@ public struct FeatureExtractor {
 
 public enum FeatureError: Error, CustomStringConvertible {
     case unknownStage(String, known: [String])
+    case notSpatial(String)
     public var description: String {
         switch self {
         case let .unknownStage(stage, known): return "no stage '\(stage)'; this model's stages are \(known.joined(separator: ", "))"
+        case let .notSpatial(stage): return "stage '\(stage)' has no feature maps (a dense stage); choose a convolutional stage with --layer"
         }
     }
 }

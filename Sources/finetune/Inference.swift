@@ -132,3 +132,52 @@ struct Extract: ParsableCommand {
         return (network, p)
     }
 }
+
+struct Explain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Grad-CAM heat maps of the top class over each image (PNG), and optionally a stage's feature maps.")
+    @Option(help: "A model file (e.g. runs/NAME/model.h5).") var model: String
+    @Option(help: "The stage to explain (default: the last convolutional stage).") var layer: String?
+    @Option(name: .customLong("feature-maps"), help: "Also draw this stage's feature maps as a grid.") var featureMaps: String?
+    @Option(help: "The folder for the pictures.") var out = "explain"
+    @Argument(help: "PNG or JPEG images.") var images: [String]
+    @OptionGroup var decoding: DecodingOptions
+
+    func run() throws {
+        let trained = try TrainedModel(contentsOf: model)
+        let p = trained.preprocessing
+        guard let stage = layer ?? GradCAM.defaultStage(trained.model, input: p.inputSize) else {
+            throw ValidationError("\(model) has no convolutional stage to explain")
+        }
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        var failed = 0
+        for path in images {
+            do {
+                let image = try decoding.decoder.decode(contentsOf: path, fitting: (p.inputSize[1], p.inputSize[0]))
+                let input = Tensor.batch([image], mean: p.mean, std: p.std, channelOrder: p.channelOrder)
+                let result = try GradCAM.explain(trained.model, input: input, stage: stage)
+                let name = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
+                let caption = String(format: "%@: %@ %.0f%% (Grad-CAM, stage %@)", name, trained.classNames[result.classIndex],
+                                     result.probability * 100, stage)
+                try Charts.heatOverlay(image: image, heat: result.heat, caption: caption).writePNG(to: "\(out)/\(name)-gradcam.png")
+                print("\(path): \(trained.classNames[result.classIndex]) \(String(format: "%.1f%%", result.probability * 100)); wrote \(out)/\(name)-gradcam.png")
+                if let featureMaps {
+                    let maps = try FeatureExtractor(model: trained.model, stage: featureMaps, pooling: nil).features(input)
+                    guard maps.rank == 4 else { throw FeatureError.notSpatial(featureMaps) }
+                    let (h, w, k) = (maps.shape[1], maps.shape[2], maps.shape[3])
+                    let channels = (0..<min(k, 64)).map { c -> Image in
+                        let values = (0..<(h * w)).map { maps.scalars[$0 * k + c] }
+                        let lo = values.min() ?? 0, hi = values.max() ?? 1
+                        return Image(width: w, height: h, channels: 1, data: values.map { ($0 - lo) / max(hi - lo, 1e-6) })
+                    }
+                    try Charts.featureMaps(channels, title: "\(name): \(featureMaps), \(min(k, 64)) of \(k) channels, \(w)x\(h)")
+                        .writePNG(to: "\(out)/\(name)-\(featureMaps).png")
+                }
+            } catch {
+                warn("error: \(error)")
+                failed += 1
+            }
+        }
+        if failed > 0 { throw ExitCode(1) }
+    }
+}
