@@ -260,10 +260,20 @@ struct Pretrain: ParsableCommand {
     @Argument(help: "The recipe, e.g. resnet18-clipart.") var name: String
     @Option(help: "The zoo folder.") var zoo = "zoo"
     @Option(help: "Where the run folder goes (default runs/pretrain).") var runs: String?
+    @Option(name: .customLong("from-run"), help: "Only make the zoo files, from this finished run folder of the recipe.") var fromRun: String?
 
     func run() throws {
         Interrupts.install()
         let recipe = try PretrainRecipe.named(name)
+        if let fromRun {
+            // Its wall time: from options.json (written at the start) to status.json (at the end).
+            func modified(_ file: String) -> Date? {
+                (try? FileManager.default.attributesOfItem(atPath: fromRun + "/" + file))?[.modificationDate] as? Date
+            }
+            let seconds = modified("status.json").flatMap { end in modified("options.json").map { end.timeIntervalSince($0) } } ?? 0
+            _ = try Pretraining.finish(recipe, runFolder: fromRun, seconds: seconds, zoo: zoo)
+            return
+        }
         do {
             _ = try Pretraining.run(recipe, zoo: zoo, runs: runs)
         } catch let error as FineTuneError {

@@ -157,6 +157,17 @@ public struct FineTuneOptions: Codable, Equatable, Sendable {
         }
     }
 
+    /// Options from JSON written by this or an earlier version: settings the file does not
+    /// have keep their defaults (a run folder from before an option existed still resumes).
+    public static func decode(_ data: Foundation.Data) throws -> FineTuneOptions {
+        let defaults = try JSONSerialization.jsonObject(with: JSONEncoder().encode(FineTuneOptions.defaults)) as? [String: Any] ?? [:]
+        guard let saved = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            return try JSONDecoder().decode(FineTuneOptions.self, from: data)
+        }
+        let merged = defaults.merging(saved) { _, file in file }
+        return try JSONDecoder().decode(FineTuneOptions.self, from: JSONSerialization.data(withJSONObject: merged))
+    }
+
     /// Parses `--freeze`: a stage count or `all`.
     public static func parseFreeze(_ text: String) -> Freeze? {
         switch text.lowercased() {

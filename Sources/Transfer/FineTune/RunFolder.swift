@@ -24,8 +24,7 @@ public enum RunFolder {
 
     static func readStart(_ run: String) throws -> (FineTuneOptions, Status) {
         guard
-            let options = try? JSONDecoder().decode(
-                FineTuneOptions.self, from: Data(contentsOf: URL(fileURLWithPath: run + "/options.json")))
+            let options = try? FineTuneOptions.decode(Data(contentsOf: URL(fileURLWithPath: run + "/options.json")))
         else {
             throw FineTuneError.notResumable(
                 runFolder: run, reason: "it has no readable options.json (is it a run folder?)")

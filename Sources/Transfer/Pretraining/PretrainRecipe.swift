@@ -117,8 +117,11 @@ public struct PretrainRecipe: Sendable {
 
 public enum PretrainError: Error, CustomStringConvertible {
     case unknownRecipe(String, known: [String])
+    case notTheRecipesRun(String, recipe: String)
     public var description: String {
         switch self {
+        case let .notTheRecipesRun(run, recipe):
+            return "\(run) is not a finished run of the \(recipe) recipe (its options.json differs, or it did not finish)"
         case let .unknownRecipe(name, known): return "no pretraining recipe '\(name)'; the zoo's recipes are \(known.joined(separator: ", "))"
         }
     }

@@ -25,17 +25,36 @@ public enum Pretraining {
         if let runs { options.runsDirectory = runs }
         let started = Date()
         let result = try FineTune.run(options, say: say)
-        let seconds = Date().timeIntervalSince(started)
-        try FileManager.default.createDirectory(atPath: zoo, withIntermediateDirectories: true)
-        let trained = try TrainedModel(contentsOf: result.runFolder + "/model.h5")
-        guard let test = result.test else { throw PretrainError.unknownRecipe(recipe.name + " (no test split)", known: []) }
+        return try finish(recipe, runFolder: result.runFolder, seconds: Date().timeIntervalSince(started), zoo: zoo, say: say)
+    }
 
-        // The test slice, and the model's accuracy on it: what the zoo's test checks.
+    /// Makes the zoo files from a finished run folder of `recipe` (what `run` does after
+    /// training; `finetune pretrain NAME --from-run RUN` when only this step failed).
+    public static func finish(_ recipe: PretrainRecipe, runFolder: String, seconds: Double, zoo: String = "zoo",
+                              say: @escaping (String) -> Void = { print($0) }) throws -> Outcome {
+        let saved = try FineTuneOptions.decode(Foundation.Data(contentsOf: URL(fileURLWithPath: runFolder + "/options.json")))
+        var options = recipe.options
+        options.runsDirectory = saved.runsDirectory
+        guard saved == options, RunFolder.status(of: runFolder)?.state == .finished else {
+            throw PretrainError.notTheRecipesRun(runFolder, recipe: recipe.name)
+        }
+        try FileManager.default.createDirectory(atPath: zoo, withIntermediateDirectories: true)
+        let trained = try TrainedModel(contentsOf: runFolder + "/model.h5")
         let plan = try FineTune.resolve(options)
         let data = try FineTune.loadData(plan, say: { _ in })
+        let loaders = FineTune.loaders(plan, data: data, model: FineTune.Model(network: trained.model, preprocessing: trained.preprocessing))
+        guard let testLoader = loaders.test else { throw PretrainError.notTheRecipesRun(runFolder, recipe: recipe.name) }
+        let test = evaluate(trained.model, on: testLoader)
+        let validation = evaluate(trained.model, on: loaders.validation)
+        let history = try String(contentsOfFile: runFolder + "/log.jsonl", encoding: .utf8).split(separator: "\n")
+            .map { try JSONDecoder().decode(EpochRecord.self, from: Foundation.Data($0.utf8)) }
+        let bestEpoch = (try? JSONSerialization.jsonObject(with: Foundation.Data(trained.metadata.provenance.utf8)) as? [String: Any])?["best_epoch"] as? Int
+        let result = (runFolder: runFolder, test: test, validation: validation, bestEpoch: bestEpoch, history: history)
+
+        // The test slice, and the model's accuracy on it: what the zoo's test checks.
         let slice = Array(data.split.test.prefix(sliceImages))
         let sliceFile = "\(recipe.name)-test.h5"
-        try TestSlice.write(data.images, indices: slice, to: zoo + "/" + sliceFile)
+        try TestSlice.write(data.images, indices: slice, channels: trained.preprocessing.inputSize[2], to: zoo + "/" + sliceFile)
         let sliceAccuracy = try TestSlice.accuracy(of: trained, slice: zoo + "/" + sliceFile)
 
         let provenance: [String: Any] = [

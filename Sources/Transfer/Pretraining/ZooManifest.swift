@@ -67,13 +67,18 @@ public struct ZooManifest: Codable, Sendable {
 /// A fixed slice of a test split, stored beside a zoo entry so that CI can check the entry's
 /// accuracy without the dataset.
 public enum TestSlice {
-    public static func write(_ source: InMemoryImages, indices: [Int], to path: String) throws {
+    /// Every image as `channels` channels (a grey drawing among colour ones becomes RGB, as
+    /// the loader's batches make it).
+    public static func write(_ source: InMemoryImages, indices: [Int], channels: Int, to path: String) throws {
         let first = source.images[indices[0]]
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(indices.count * first.width * first.height * first.channels)
-        for i in indices { bytes += source.images[i].bytes }
+        bytes.reserveCapacity(indices.count * first.width * first.height * channels)
+        for i in indices {
+            let image = source.images[i]
+            bytes += (image.channels == channels ? image : image.converted(toChannels: channels)).bytes
+        }
         try HDF5File.write(atomicallyTo: path) { file in
-            try file.write(bytes: bytes, shape: [indices.count, first.height, first.width, first.channels], at: "images")
+            try file.write(bytes: bytes, shape: [indices.count, first.height, first.width, channels], at: "images")
             try file.write(indices.map { Int32(source.labels[$0]) }, at: "labels")
             try file.writeStrings(source.classNames, name: "class_names")
         }
