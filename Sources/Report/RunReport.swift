@@ -75,7 +75,7 @@ public struct RunReport {
         table { border-collapse: collapse; font-size: 13px; } td, th { border: 1px solid #ddd; padding: 3px 8px; text-align: right; }
         th { background: #f3f4f6; } td.left, th.left { text-align: left; } tr.best { background: #fff5d6; font-weight: bold; }
         .charts img { max-width: 100%; margin: 6px 0; } .mistakes { display: flex; flex-wrap: wrap; gap: 10px; }
-        .mistake { width: 120px; font-size: 11px; } .mistake img { width: 112px; height: 112px; image-rendering: pixelated; border: 1px solid #ccc; }
+        .mistake { width: 120px; font-size: 11px; overflow-wrap: anywhere; } .mistake img { width: 112px; height: 112px; image-rendering: pixelated; border: 1px solid #ccc; }
         .facts td:first-child { font-weight: bold; text-align: left; } .facts td { text-align: left; }
         </style></head><body>
         <h1>\(Self.escape(title))</h1>

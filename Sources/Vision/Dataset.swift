@@ -127,6 +127,30 @@ public struct ImageFolder: LabeledImageSource {
         FolderWalk.files(under: folder).files.filter { imageExtensions.contains(($0 as NSString).pathExtension.lowercased()) }
     }
 
+    /// The same images labelled by the sub-folder they sit in (`computer/icons/flat-theme`),
+    /// not the top-level class folder: finer classes for pretraining. A sub-folder with fewer
+    /// than `minimum` images is merged into its parent, up to the class folder.
+    public func bySubfolder(minimum: Int) -> ImageFolder {
+        let prefix = root + "/"
+        var keys = files.map { path -> String in
+            let relative = path.hasPrefix(prefix) ? String(path.dropFirst(prefix.count)) : path
+            return (relative as NSString).deletingLastPathComponent
+        }
+        var changed = true
+        while changed {
+            changed = false
+            let counts = Dictionary(keys.map { ($0, 1) }, uniquingKeysWith: +)
+            for (i, key) in keys.enumerated() where counts[key]! < minimum && key.contains("/") {
+                keys[i] = (key as NSString).deletingLastPathComponent
+                changed = true
+            }
+        }
+        let names = Set(keys).sorted()
+        let index = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($0.element, $0.offset) })
+        return ImageFolder(root: root, classNames: names, files: files, labels: keys.map { index[$0]! }, ignoredFiles: ignoredFiles,
+                           skipped: skipped, decoder: decoder)
+    }
+
     /// The same folder without the images `keep` rejects; returns it and the rejected paths.
     public func filtered(_ keep: (String) -> Bool) -> (folder: ImageFolder, removed: [String]) {
         let kept = files.indices.filter { keep(files[$0]) }

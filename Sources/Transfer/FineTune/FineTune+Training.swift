@@ -224,7 +224,7 @@ extension FineTune {
             ("data", options.data ?? options.dataset?.rawValue ?? "embedded demo (\(options.demo.rawValue))"),
             ("classes", data.images.classSummary),
             ("split", "\(data.split.train.count) training, \(data.split.validation.count) validation, \(data.split.test.count) test images"),
-            ("freeze", "\(options.freeze), input \(plan.size)x\(plan.size)"),
+            ("freeze", "--freeze \(options.freeze.text) of \(plan.stageCount) stages, input \(plan.size)x\(plan.size)"),
             ("recipe", recipe),
             ("validation accuracy", String(format: "%.2f%% (best epoch %d; the split also chose the epoch)", validation.accuracy * 100, best ?? 0)),
         ]

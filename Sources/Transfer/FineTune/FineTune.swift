@@ -159,6 +159,7 @@ public enum FineTune {
             say("Fashion-MNIST: \(images.count - officialTest.count) training images, \(officialTest.count) official test images")
         } else if let folder = options.data {
             var source = try ImageFolder(folder, decoder: ImageDecoder(maxPixels: options.maxPixels), classes: options.classes)
+            if let minimum = options.subfolderClasses { source = source.bySubfolder(minimum: minimum) }
             if let other = options.excludeImagesOf {
                 let (kept, removed) = try excluding(source, imagesOf: other)
                 source = kept

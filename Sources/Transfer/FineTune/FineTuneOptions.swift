@@ -11,6 +11,15 @@ public struct FineTuneOptions: Codable, Equatable, Sendable {
         /// Probe every stage first (`StageProbe`) and freeze the deepest prefix whose linear
         /// probe is within 2 points of the best.
         case auto
+
+        /// As the command line writes it.
+        public var text: String {
+            switch self {
+            case .stages(let n): return "\(n)"
+            case .allButHead: return "all"
+            case .auto: return "auto"
+            }
+        }
     }
 
     public enum OptimizerKind: String, Codable, CaseIterable, Sendable {
@@ -34,6 +43,9 @@ public struct FineTuneOptions: Codable, Equatable, Sendable {
     public var data: String?
     /// Only these class sub-folders of `data` (nil: all of them).
     public var classes: [String]?
+    /// Label images by the sub-folder they sit in rather than the class folder, merging
+    /// sub-folders with fewer than this many images into their parent (nil: class folders).
+    public var subfolderClasses: Int?
     /// Leave out every image of `data` whose content equals an image below this folder (the
     /// zoo's recipes keep the demo dataset's images out of pretraining, links included).
     public var excludeImagesOf: String?
@@ -168,7 +180,7 @@ public struct FineTuneOptions: Codable, Equatable, Sendable {
         return try JSONDecoder().decode(FineTuneOptions.self, from: JSONSerialization.data(withJSONObject: merged))
     }
 
-    /// Parses `--freeze`: a stage count or `all`.
+    /// Parses `--freeze`: a stage count, `all` or `auto`.
     public static func parseFreeze(_ text: String) -> Freeze? {
         switch text.lowercased() {
         case "all": return .allButHead
