@@ -4,17 +4,28 @@ import Graft
 
 struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Accuracy and confusion matrix of a model file on an image folder.")
-    @Option(help: "A model file (e.g. runs/NAME/model.h5).") var model: String
+    @Option(help: "A model file (e.g. runs/NAME/model.h5); repeat it to evaluate an ensemble (probabilities averaged).")
+    var model: [String]
     @Option(help: "An image folder, one sub-folder per class.") var data: String
     @OptionGroup var decoding: DecodingOptions
 
     func run() throws {
-        let trained = try TrainedModel(contentsOf: model)
+        for file in model { if let warning = RunFolder.incompleteWarning(for: file) { warn(warning) } }
         let folder = try ImageFolder(data, decoder: decoding.decoder)
+        if model.count > 1 {
+            let ensemble = try Ensemble(files: model)
+            guard folder.classNames == ensemble.classNames else {
+                throw ValidationError("the folder's classes (\(folder.classNames.joined(separator: ", "))) differ from the models' (\(ensemble.classNames.joined(separator: ", ")))")
+            }
+            let result = ensemble.evaluate(folder)
+            print(String(format: "ensemble of %d models on %@: accuracy %.2f%%, loss %.4f (%d images)", model.count, data, result.accuracy * 100, result.loss, folder.count))
+            return
+        }
+        let model = self.model[0]
+        let trained = try TrainedModel(contentsOf: model)
         guard folder.classNames == trained.classNames else {
             throw ValidationError("the folder's classes (\(folder.classNames.joined(separator: ", "))) differ from the model's (\(trained.classNames.joined(separator: ", ")))")
         }
-        if let warning = RunFolder.incompleteWarning(for: model) { warn(warning) }
         let loader = trained.loader(folder)
         let result = evaluate(trained.model, on: loader)
         print(String(format: "%@ on %@: accuracy %.2f%%, loss %.4f (%d images)", model, data, result.accuracy * 100, result.loss, folder.count))
@@ -30,8 +41,10 @@ struct Predict: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Classify images with a model file.",
         discussion: "Results go to standard output, one line per image; problems to standard error. Exit status: 0 when every image was classified, 1 when some failed (the others are still printed).")
-    @Option(help: "A model file (e.g. runs/NAME/model.h5).") var model: String
+    @Option(help: "A model file (e.g. runs/NAME/model.h5); repeat it for an ensemble (probabilities averaged).") var model: [String]
     @Option(help: "How many classes to show per image.") var top: Int = 3
+    @Flag(help: "One JSON object per line: {\"image\", \"predictions\": [{\"class\", \"probability\"}]} or {\"image\", \"error\"}.")
+    var json = false
     @Argument(help: "PNG or JPEG images.") var images: [String]
     @OptionGroup var decoding: DecodingOptions
 
@@ -41,8 +54,8 @@ struct Predict: ParsableCommand {
     }
 
     func run() throws {
-        let trained = try TrainedModel(contentsOf: model)
-        if let warning = RunFolder.incompleteWarning(for: model) { warn(warning) }
+        for file in model { if let warning = RunFolder.incompleteWarning(for: file) { warn(warning) } }
+        let ensemble = try Ensemble(files: model)
         let decoder = decoding.decoder
         var failed = 0
         for path in images {
@@ -51,11 +64,15 @@ struct Predict: ParsableCommand {
                 if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue {
                     throw ValidationError("\(path) is a folder; name the image files inside it instead")
                 }
-                let input = (trained.preprocessing.inputSize[1], trained.preprocessing.inputSize[0])
-                let probabilities = trained.probabilities([try decoder.decode(contentsOf: path, fitting: input)])[0]
+                let probabilities = try ensemble.probabilities(ofFile: path, decoder: decoder)
                 let ranked = probabilities.enumerated().sorted { $0.element > $1.element }.prefix(top)
-                print(path + ": " + ranked.map { String(format: "%@ %.1f%%", trained.classNames[$0.offset], $0.element * 100) }.joined(separator: ", "))
+                if json {
+                    print(jsonLine(["image": path, "predictions": ranked.map { ["class": ensemble.classNames[$0.offset], "probability": Double($0.element)] }]))
+                } else {
+                    print(path + ": " + ranked.map { String(format: "%@ %.1f%%", ensemble.classNames[$0.offset], $0.element * 100) }.joined(separator: ", "))
+                }
             } catch {
+                if json { print(jsonLine(["image": path, "error": "\(error)"])) }
                 warn("error: \(error)")
                 failed += 1
             }
@@ -180,4 +197,9 @@ struct Explain: ParsableCommand {
         }
         if failed > 0 { throw ExitCode(1) }
     }
+}
+
+/// One line of JSON (keys sorted) for `--json` output.
+func jsonLine(_ object: [String: Any]) -> String {
+    String(decoding: (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8), as: UTF8.self)
 }

@@ -88,3 +88,32 @@ final class StageProbeTests: XCTestCase {
         XCTAssertFalse(result.runFolder.contains("freezeauto"))
     }
 }
+
+final class EnsembleTests: XCTestCase {
+    /// Averaging: one model twice gives that model's probabilities; two models their mean;
+    /// models of other classes are refused.
+    func testEnsemblesAverageProbabilities() throws {
+        let temporary = try TemporaryDirectory("ensemble")
+        defer { temporary.remove() }
+        var o = demoOptions("lenet5", in: temporary, epochs: 1, imagesPerClass: 6)
+        let a = try FineTune.run(o) { _ in }.runFolder + "/model.h5"
+        o.seed = 1
+        let b = try FineTune.run(o) { _ in }.runFolder + "/model.h5"
+        let image = DemoShapes.make(perClass: 1, size: 32, seed: 5).images[0]
+        let file = temporary.path("x.png")
+        try image.writePNG(to: file)
+        let single = try Ensemble(files: [a]).probabilities(ofFile: file)
+        XCTAssertEqual(try Ensemble(files: [a, a]).probabilities(ofFile: file), single)
+        let other = try Ensemble(files: [b]).probabilities(ofFile: file)
+        let mean = try Ensemble(files: [a, b]).probabilities(ofFile: file)
+        for i in mean.indices { XCTAssertEqual(mean[i], (single[i] + other[i]) / 2, accuracy: 1e-6) }
+        let shapes = DemoShapes.make(perClass: 4, size: 32, seed: 2)
+        XCTAssertEqual(try Ensemble(files: [a, a]).evaluate(shapes).accuracy, try Ensemble(files: [a]).evaluate(shapes).accuracy)
+        Random.seed(0)
+        let fourClasses = LeNet5(inputChannels: 3, classes: 4)
+        try WeightFile.save(fourClasses, to: temporary.path("four.h5"), metadata: WeightMetadata(
+            architecture: "lenet5", configuration: fourClasses.configuration,
+            preprocessing: Preprocessing(inputSize: [32, 32, 3], channelOrder: "RGB", mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5])))
+        XCTAssertThrowsError(try Ensemble(files: [a, temporary.path("four.h5")])) { XCTAssertTrue("\($0)".contains("different classes"), "\($0)") }
+    }
+}

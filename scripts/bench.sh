@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The side-by-side benchmark: every configuration of Examples/GraftBench and
+# scripts/bench_torch.py, interleaved (Graft, PyTorch, Graft, PyTorch, ...) for ROUNDS rounds,
+# each process started only once the machine is idle (1-minute load below 0.5, checked every
+# 5 s for at most a minute), with the other processes' CPU share during the run and the peak
+# memory of each process recorded. Prints one table: ms per batch, images per second and the
+# Graft / PyTorch ratio per round. Needs Debian python3-torch, python3-torchvision
+# (developer machine only).
+#   bash scripts/bench.sh [ROUNDS] [CONFIG ...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rounds=${1:-2}
+shift || true
+swift build -c release --product GraftBench >/dev/null
+bin=$(swift build -c release --show-bin-path)/GraftBench
+out=$(mktemp)
+wait_idle() {
+  for _ in $(seq 12); do
+    awk '{exit !($1 < 0.5)}' /proc/loadavg && return
+    sleep 5
+  done
+}
+busy() { awk '/^cpu /{print $2+$3+$4+$7+$8, $2+$3+$4+$5+$6+$7+$8}' /proc/stat; }
+for round in $(seq "$rounds"); do
+  for framework in graft pytorch; do
+    wait_idle
+    read -r b0 t0 < <(busy)
+    if [ $framework = graft ]; then
+      /usr/bin/time -f "peak %M" -o "$out.time" "$bin" --json "$@" > "$out.run"
+    else
+      OPENBLAS_NUM_THREADS=1 /usr/bin/time -f "peak %M" -o "$out.time" /usr/bin/python3 scripts/bench_torch.py "$@" > "$out.run"
+    fi
+    read -r b1 t1 < <(busy)
+    peak=$(awk '{print $2}' "$out.time")
+    # CPU busy beyond the two cores the benchmark uses is someone else's.
+    while read -r line; do echo "$round $framework $peak $b0 $t0 $b1 $t1 $line"; done < "$out.run" >> "$out"
+  done
+done
+/usr/bin/python3 - "$out" <<'PY'
+import json, sys, collections
+rows = collections.defaultdict(dict)
+peaks, load = {}, {}
+for line in open(sys.argv[1]):
+    r, fw, peak, b0, t0, b1, t1, rest = line.split(" ", 7)
+    d = json.loads(rest)
+    rows[(d["config"], int(r))][fw] = d
+    peaks[(fw, int(r))] = int(peak) // 1024
+    busy, total = float(b1) - float(b0), float(t1) - float(t0)
+    load[(fw, int(r))] = busy / total if total else 0
+print(f"{'configuration':22} {'round':>5} {'Graft ms':>9} {'PyTorch ms':>10} {'Graft img/s':>11} {'PyTorch img/s':>13} {'ratio':>6}")
+for (config, r), fws in sorted(rows.items()):
+    g, p = fws.get("graft"), fws.get("pytorch")
+    if g and p:
+        print(f"{config:22} {r:5d} {g['ms']:9.1f} {p['ms']:10.1f} {g['images_per_second']:11.1f} {p['images_per_second']:13.1f} "
+              f"{g['images_per_second'] / p['images_per_second']:6.2f}")
+for (fw, r), peak in sorted(peaks.items()):
+    print(f"round {r} {fw}: peak RSS {peak} MB (whole process, every configuration), machine busy {load[(fw, r)] * 100:.0f}%")
+PY
+rm -f "$out" "$out.run" "$out.time"
