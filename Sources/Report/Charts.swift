@@ -214,3 +214,20 @@ extension Charts {
         return canvas
     }
 }
+
+extension Charts {
+    /// Points (x on a log scale), e.g. validation accuracy against the learning rate.
+    public static func scatter(title: String, xs: [Double], ys: [Double], xTitle: String, yTitle: String) -> Canvas {
+        let canvas = Canvas(width: 640, height: 400)
+        canvas.text(title, x: 320, y: 24, size: 15, bold: true, anchor: .centre)
+        let frame = (x: 70.0, y: 44.0, w: 550.0, h: 300.0)
+        let lo = (xs.min() ?? 1e-4) / 2, hi = (xs.max() ?? 1e-2) * 2
+        let axes = Axes(canvas: canvas, frame: frame, xRange: lo...hi, yRange: 0...1, logX: true)
+        axes.draw(xTitle: xTitle, yTitle: yTitle, percentY: true)
+        let best = ys.indices.max { ys[$0] < ys[$1] }
+        for (i, (x, y)) in zip(xs, ys).enumerated() {
+            canvas.circle(axes.x(x), axes.y(y), radius: i == best ? 6 : 4, i == best ? Canvas.palette[3] : Canvas.palette[0])
+        }
+        return canvas
+    }
+}

@@ -8,7 +8,7 @@ struct Finetune: ParsableCommand {
         commandName: "finetune",
         abstract: "Fine-tune pretrained image classifiers on a CPU.",
         discussion: "`finetune --base resnet --freeze 3` fine-tunes on the embedded demo dataset; add --data DIR for your own images.",
-        subcommands: [Train.self, Resume.self, Sanity.self, LRFind.self, Probe.self, Pretrain.self, Summary.self, ZooCommand.self, Import.self, Augment.self, Extract.self, Evaluate.self, Predict.self, Explain.self],
+        subcommands: [Train.self, Resume.self, Sanity.self, LRFind.self, Probe.self, Tune.self, Pretrain.self, Summary.self, ZooCommand.self, Import.self, Augment.self, Extract.self, Evaluate.self, Predict.self, Explain.self],
         defaultSubcommand: Train.self)
 
     static func main() {

@@ -314,3 +314,39 @@ struct Probe: ParsableCommand {
         print(StageProbe.chooseFreeze(results).reason + "; chart: \(out)")
     }
 }
+
+struct Tune: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Random search of the learning rate and weight decay in log space, wide then narrowed around the best third.",
+        discussion: "Writes tune.json, tune.md and tune.png (validation accuracy against the learning rate) and every trial's run folder under --out.")
+
+    @Option(help: "How many trials.") var trials = 8
+    @Option(help: "Keep the best K trials' models as an ensemble (OUT/ensemble/model-N.h5).") var keep = 0
+    @Option(name: .customLong("tune-freeze"), help: "Also choose --freeze among these stage counts, e.g. 2,3,4.") var tuneFreeze: String?
+    @Option(help: "Where the search goes.") var out = "runs/tune"
+    @OptionGroup var training: TrainingOptions
+
+    func validate() throws {
+        try within("--trials", trials, 1...1000)
+        try within("--keep", keep, 0...trials)
+    }
+
+    func run() throws {
+        Interrupts.install()
+        var ranges = Tuning.Ranges()
+        if let tuneFreeze {
+            let values = tuneFreeze.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard !values.isEmpty else { throw ValidationError("--tune-freeze takes stage counts like 2,3,4, not '\(tuneFreeze)'") }
+            ranges.freeze = values
+        }
+        let ranked = try Tuning.run(training.options, trials: trials, ranges: ranges, folder: out) { print($0) }
+        print("best: " + String(format: "lr %.3g, weight decay %.3g%@: validation accuracy %.1f%% (%@)", Double(ranked[0].learningRate),
+                                Double(ranked[0].weightDecay), ranked[0].freeze.map { ", --freeze \($0)" } ?? "",
+                                ranked[0].validationAccuracy * 100, ranked[0].runFolder))
+        if keep > 0 {
+            let files = try Tuning.keep(ranked, count: keep, folder: out)
+            print("ensemble of \(keep): finetune predict " + files.map { "--model \($0)" }.joined(separator: " ") + " IMAGE...")
+        }
+        print("table: \(out)/tune.md, chart: \(out)/tune.png")
+    }
+}

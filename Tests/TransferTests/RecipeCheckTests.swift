@@ -117,3 +117,26 @@ final class EnsembleTests: XCTestCase {
         XCTAssertThrowsError(try Ensemble(files: [a, temporary.path("four.h5")])) { XCTAssertTrue("\($0)".contains("different classes"), "\($0)") }
     }
 }
+
+final class TuningTests: XCTestCase {
+    func testTheSearchSamplesInRangeNarrowsAndRanks() throws {
+        let temporary = try TemporaryDirectory("tune")
+        defer { temporary.remove() }
+        var o = demoOptions("lenet5", in: temporary, epochs: 1, imagesPerClass: 6)
+        o.patience = 1
+        var lines: [String] = []
+        let ranked = try Tuning.run(o, trials: 6, folder: temporary.path("search")) { lines.append($0) }
+        XCTAssertEqual(ranked.count, 6)
+        XCTAssertTrue(ranked.allSatisfy { (1e-4...1e-2).contains($0.learningRate) && (1e-6...1e-2).contains($0.weightDecay) })
+        XCTAssertTrue(zip(ranked, ranked.dropFirst()).allSatisfy { $0.validationAccuracy >= $1.validationAccuracy })
+        XCTAssertTrue(lines.contains { $0.hasPrefix("narrowing to the best third") }, lines.joined(separator: "\n"))
+        let narrowed = ranked.filter { $0.number > 3 }
+        let firstThird = ranked.filter { $0.number <= 3 }.prefix(1)
+        let lr = firstThird.map(\.learningRate).min()!
+        XCTAssertTrue(narrowed.allSatisfy { $0.learningRate >= lr / 2 * 0.999 && $0.learningRate <= lr * 2 * 1.001 })
+        for file in ["tune.json", "tune.md", "tune.png"] { XCTAssertTrue(FileManager.default.fileExists(atPath: temporary.path("search/" + file)), file) }
+        XCTAssertEqual(try Tuning.keep(ranked, count: 2, folder: temporary.path("search")).count, 2)
+        let again = try Tuning.run(o, trials: 6, folder: temporary.path("again")) { _ in }
+        XCTAssertEqual(again.map(\.learningRate), ranked.map(\.learningRate), "seeded")
+    }
+}
