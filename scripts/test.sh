@@ -2,7 +2,7 @@
 # Installs what is missing, then builds and runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install-deps.sh dataset-fashion-mnist
+bash scripts/install-deps.sh
 swift build --build-tests
 swift test --skip-build
 # The convolution repeatability test once more on oneDNN's AVX2 kernels (what the 2-core CI
