@@ -18,6 +18,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        // PyTorch checkpoints are zip archives (TorchCheckpoint).
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
     ],
     targets: [
         // System libraries (Debian: libdnnl-dev, libhdf5-dev, libpng-dev, libturbojpeg0-dev).
@@ -25,7 +27,7 @@ let package = Package(
         .systemLibrary(name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5"),
         .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng"),
         .systemLibrary(name: "CTurboJPEG", path: "Sources/CTurboJPEG", pkgConfig: "libturbojpeg"),
-        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        .systemLibrary(name: "CGraftZlib", path: "Sources/CGraftZlib"),
         .systemLibrary(name: "CCairo", path: "Sources/CCairo", pkgConfig: "cairo"),
 
         // Graft's hot loops in C (debug builds of dependencies are -Onone Swift, see the header).
@@ -33,8 +35,8 @@ let package = Package(
         .target(name: "Engine", dependencies: ["CDNNL", "CGraftKernels"]),
         .target(name: "Layers", dependencies: ["Engine"]),
         .target(name: "Optimizers", dependencies: ["Layers"]),
-        .target(name: "Vision", dependencies: ["Engine", "CPNG", "CTurboJPEG", "CZlib"]),
-        .target(name: "Zoo", dependencies: ["Layers", "CHDF5"]),
+        .target(name: "Vision", dependencies: ["Engine", "CPNG", "CTurboJPEG", "CGraftZlib"]),
+        .target(name: "Zoo", dependencies: ["Layers", "CHDF5", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         // Charts (Cairo), report.html, Grad-CAM pictures: what people read. Vision keeps images.
         .target(name: "Report", dependencies: ["Engine", "Vision", "CCairo"]),
         .target(name: "Transfer", dependencies: ["Zoo", "Vision", "Optimizers", "Report", .product(name: "Crypto", package: "swift-crypto")],

@@ -1,4 +1,4 @@
-import CZlib
+import CGraftZlib
 import Engine
 import Foundation
 

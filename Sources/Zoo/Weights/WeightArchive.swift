@@ -25,7 +25,7 @@ public struct WeightMetadata: Equatable, Sendable {
 /// `model_weights`), and Keras 3 `.weights.h5` files (`layers/<name>/vars/<i>`, where weights
 /// have no names, only positions).
 public struct WeightArchive {
-    public enum Format: String, Sendable { case graft, keras2Weights = "keras2-weights", keras2Model = "keras2-model", keras3 = "keras3" }
+    public enum Format: String, Sendable { case graft, keras2Weights = "keras2-weights", keras2Model = "keras2-model", keras3 = "keras3", torch }
 
     public let path: String
     public let format: Format

@@ -1,2 +1,3 @@
 // zlib (Debian zlib1g-dev): gzip-compressed dataset files such as Fashion-MNIST's IDX files.
+// Named CGraftZlib, not CZlib: ZIPFoundation ships a module of that name.
 #include <zlib.h>
