@@ -41,7 +41,7 @@ struct Summary: ParsableCommand {
 
 struct ZooCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "zoo", abstract: "List and inspect the model zoo.",
-                                                    subcommands: [List.self, Show.self, Initialise.self, Logits.self])
+                                                    subcommands: [List.self, Show.self, Get.self, Initialise.self, Logits.self])
 
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List the pretrained models, then the architectures.")
@@ -52,6 +52,11 @@ struct ZooCommand: ParsableCommand {
             for e in entries {
                 print("  " + e.name.padding(toLength: 18, withPad: " ", startingAt: 0)
                       + String(format: "test accuracy %5.2f%%  ", e.testAccuracy * 100) + e.summary)
+            }
+            print("ImageNet weights on request (`finetune zoo get NAME`, then `--weights NAME`; into \(ImageNetWeights.home)):")
+            for e in ImageNetWeights.catalogue {
+                let fetched = FileManager.default.fileExists(atPath: ImageNetWeights.file(e.name)) ? "downloaded  " : ""
+                print("  " + e.name.padding(toLength: 22, withPad: " ", startingAt: 0) + fetched + e.summary)
             }
             print("architectures (random initialisation, or --weights FILE):")
             for entry in Architectures.all { print("  " + entry.name.padding(toLength: 18, withPad: " ", startingAt: 0) + entry.summary) }
@@ -96,6 +101,34 @@ struct ZooCommand: ParsableCommand {
             }
             if let head = model.headKey { print("head: \(head)") }
             print("total: \(summary.total.commaGrouped) parameters")
+        }
+    }
+
+    struct Get: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Download ImageNet weights (keras.applications, torchvision), verify and convert them.",
+            discussion: "Checked as Keras (MD5) and torch.hub (SHA-256 prefix) check them; written to GRAFT_HOME (default ~/.cache/graft). A failed or interrupted download keeps nothing.")
+        @Argument(help: "The entry: \(ImageNetWeights.catalogue.map(\.name).joined(separator: ", ")).") var name: String
+        @Flag(help: "Download again even when the converted file is there.") var force = false
+        func run() throws {
+            guard let entry = ImageNetWeights.entry(name) else {
+                throw ValidationError("no ImageNet entry \(name); choose one of \(ImageNetWeights.catalogue.map(\.name).joined(separator: ", "))")
+            }
+            print("downloading \(entry.downloadURL)")
+            var shown = -1
+            let result = try ZooDownload.get(entry, force: force) { received, expected in
+                let percent = expected > 0 ? received * 100 / expected : -1
+                if percent != shown && percent % 10 == 0 {
+                    shown = percent
+                    print("  \(received / 1_000_000) MB" + (expected > 0 ? " of \(expected / 1_000_000) MB" : ""))
+                }
+            }
+            if result.bytes == 0 {
+                print("\(result.path) is already there (use --force to download again)")
+            } else {
+                print("verified (SHA-256 \(result.sha256)) and converted: \(result.path), \(result.parameters.commaGrouped) parameters")
+            }
+            print("use it: finetune --weights \(entry.name) --base \(entry.architecture) --data DIR --freeze N")
         }
     }
 

@@ -14,10 +14,11 @@ struct FinetuneBinary {
         let stderr: String
     }
 
-    static func run(_ arguments: [String], directory: URL? = nil) throws -> Result {
+    static func run(_ arguments: [String], directory: URL? = nil, environment: [String: String] = [:]) throws -> Result {
         let process = Process()
         process.executableURL = url
         process.arguments = arguments
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         if let directory { process.currentDirectoryURL = directory }
         let out = Pipe()
         let err = Pipe()
@@ -45,7 +46,7 @@ final class NumericOptionTests: XCTestCase {
         (["zoo", "init", "lenet5", "--out", "/tmp/graft-never-written.h5"], ["--classes"]),
         (
             ["import", "--from", "graft", "/tmp/graft-missing.h5", "--arch", "lenet5", "--out", "/tmp/graft-never.h5"],
-            ["--classes"]
+            ["--classes", "--size"]
         ),
         (
             ["augment", "--data", "/tmp", "--pipeline", "hflip", "--out", "/tmp/graft-never.png"],

@@ -17,9 +17,12 @@ public enum FineTuneError: Error, CustomStringConvertible {
     case interrupted(runFolder: String, epochs: Int)
     case notResumable(runFolder: String, reason: String)
     case noLearningRate(steps: Int)
+    case notFetched(name: String)
 
     public var description: String {
         switch self {
+        case .notFetched(let name):
+            return "--weights \(name): not downloaded yet; run `finetune zoo get \(name)` first (into \(ImageNetWeights.home))"
         case .fixedInputSize(let architecture, let size, let asked):
             return
                 "\(architecture) takes \(size)x\(size) images only; drop --size \(asked) (images are resized to \(size))"
@@ -114,13 +117,19 @@ public enum FineTune {
         try options.validate()
         var zooEntry: ZooManifest.Entry?
         var weights = options.weights
+        var imagenet: ImageNetWeights?
         if options.weights?.lowercased() == "none" {
             weights = nil
+        } else if let name = options.weights, let fetched = ImageNetWeights.entry(name), !FileManager.default.fileExists(atPath: name) {
+            // `--weights resnet18-torchvision`: the converted file `finetune zoo get` wrote.
+            imagenet = fetched
+            weights = ImageNetWeights.file(fetched.name)
+            guard FileManager.default.fileExists(atPath: weights!) else { throw FineTuneError.notFetched(name: fetched.name) }
         } else if options.weights == nil, options.configuration == nil {
             zooEntry = ZooDirectory.entry(for: options.base, channels: try dataChannels(options))
             weights = zooEntry.map(ZooDirectory.file(of:))
         }
-        let entry = try Architectures.entry(zooEntry?.architecture ?? options.base)
+        let entry = try Architectures.entry(zooEntry?.architecture ?? imagenet?.architecture ?? options.base)
         let base = options.configuration ?? zooEntry?.configuration ?? entry.configuration(nil)
         let fixed = base.fixedInputSize
         if let fixed, let asked = options.imageSize, asked != fixed {
