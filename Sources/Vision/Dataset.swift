@@ -29,7 +29,9 @@ extension LabeledImageSource {
     /// "Balanced" class weights from the counts, `n / (classes · count_c)` (scikit-learn's
     /// formula): rare classes weigh more. Pass them to `softmaxCrossEntropy(classWeights:)`.
     public var classWeights: [Float] {
-        let counts = classCounts, n = Float(count), k = Float(counts.count)
+        let counts = classCounts
+        let n = Float(count)
+        let k = Float(counts.count)
         return counts.map { $0 == 0 ? 0 : n / (k * Float($0)) }
     }
 
@@ -49,13 +51,18 @@ public enum DatasetFolderError: Error, CustomStringConvertible, Equatable {
 
     public var description: String {
         switch self {
-        case let .notAFolder(path): return "\(path): no such folder; pass a folder with one sub-folder of images per class"
-        case let .noClasses(path): return "\(path): has no class sub-folders; put each class's images in a sub-folder named after it"
-        case let .emptyClass(folder): return "\(folder): the class folder holds no PNG or JPEG images; add images or remove the folder"
-        case let .singleClass(root, name): return "\(root): only one class (\(name)); a classifier needs at least two class folders"
-        case let .badCSV(path, line, reason): return "\(path):\(line): \(reason)"
-        case let .noSuchClass(root, name, known):
-            return "\(root): has no class folder '\(name)'; it has \(known.prefix(12).joined(separator: ", "))\(known.count > 12 ? ", …" : "")"
+        case .notAFolder(let path):
+            return "\(path): no such folder; pass a folder with one sub-folder of images per class"
+        case .noClasses(let path):
+            return "\(path): has no class sub-folders; put each class's images in a sub-folder named after it"
+        case .emptyClass(let folder):
+            return "\(folder): the class folder holds no PNG or JPEG images; add images or remove the folder"
+        case .singleClass(let root, let name):
+            return "\(root): only one class (\(name)); a classifier needs at least two class folders"
+        case .badCSV(let path, let line, let reason): return "\(path):\(line): \(reason)"
+        case .noSuchClass(let root, let name, let known):
+            return
+                "\(root): has no class folder '\(name)'; it has \(known.prefix(12).joined(separator: ", "))\(known.count > 12 ? ", …" : "")"
         }
     }
 }
@@ -106,7 +113,9 @@ public struct ImageFolder: LabeledImageSource {
         for (label, dir) in classDirs.enumerated() {
             let walk = FolderWalk.files(under: dir, above: [base])
             skipped += walk.skipped
-            let isImage = { (path: String) in ImageFolder.imageExtensions.contains((path as NSString).pathExtension.lowercased()) }
+            let isImage = { (path: String) in
+                ImageFolder.imageExtensions.contains((path as NSString).pathExtension.lowercased())
+            }
             let images = walk.files.filter(isImage)
             ignored += walk.files.filter { !isImage($0) }
             guard !images.isEmpty else { throw DatasetFolderError.emptyClass(folder: dir) }
@@ -124,7 +133,9 @@ public struct ImageFolder: LabeledImageSource {
 
     /// Every PNG or JPEG file below `folder` (links followed, sorted).
     public static func imageFiles(under folder: String) -> [String] {
-        FolderWalk.files(under: folder).files.filter { imageExtensions.contains(($0 as NSString).pathExtension.lowercased()) }
+        FolderWalk.files(under: folder).files.filter {
+            imageExtensions.contains(($0 as NSString).pathExtension.lowercased())
+        }
     }
 
     /// The same images labelled by the sub-folder they sit in (`computer/icons/flat-theme`),
@@ -147,20 +158,35 @@ public struct ImageFolder: LabeledImageSource {
         }
         let names = Set(keys).sorted()
         let index = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($0.element, $0.offset) })
-        return ImageFolder(root: root, classNames: names, files: files, labels: keys.map { index[$0]! }, ignoredFiles: ignoredFiles,
-                           skipped: skipped, decoder: decoder)
+        return ImageFolder(
+            root: root, classNames: names, files: files, labels: keys.map { index[$0]! }, ignoredFiles: ignoredFiles,
+            skipped: skipped, decoder: decoder)
+    }
+
+    /// This folder's images and then `other`'s, whose classes follow, named `prefix + name`.
+    public func merged(with other: ImageFolder, prefix: String) -> ImageFolder {
+        ImageFolder(
+            root: root, classNames: classNames + other.classNames.map { prefix + $0 }, files: files + other.files,
+            labels: labels + other.labels.map { $0 + classNames.count },
+            ignoredFiles: ignoredFiles + other.ignoredFiles,
+            skipped: skipped + other.skipped, decoder: decoder)
     }
 
     /// The same folder without the images `keep` rejects; returns it and the rejected paths.
     public func filtered(_ keep: (String) -> Bool) -> (folder: ImageFolder, removed: [String]) {
         let kept = files.indices.filter { keep(files[$0]) }
         let removed = files.indices.filter { !keep(files[$0]) }.map { files[$0] }
-        return (ImageFolder(root: root, classNames: classNames, files: kept.map { files[$0] }, labels: kept.map { labels[$0] },
-                            ignoredFiles: ignoredFiles, skipped: skipped, decoder: decoder), removed)
+        return (
+            ImageFolder(
+                root: root, classNames: classNames, files: kept.map { files[$0] }, labels: kept.map { labels[$0] },
+                ignoredFiles: ignoredFiles, skipped: skipped, decoder: decoder), removed
+        )
     }
 
-    private init(root: String, classNames: [String], files: [String], labels: [Int], ignoredFiles: [String],
-                 skipped: [SkippedEntry], decoder: ImageDecoder) {
+    private init(
+        root: String, classNames: [String], files: [String], labels: [Int], ignoredFiles: [String],
+        skipped: [SkippedEntry], decoder: ImageDecoder
+    ) {
         self.root = root
         self.classNames = classNames
         self.files = files
@@ -194,14 +220,19 @@ public struct InMemoryImages: LabeledImageSource {
 
     public init(images: [Image], labels: [Int], classNames: [String], names: [String]? = nil) {
         ensure(images.count == labels.count, "InMemoryImages: \(images.count) images but \(labels.count) labels")
-        ensure(labels.allSatisfy { $0 >= 0 && $0 < classNames.count }, "InMemoryImages: labels must be in 0..<\(classNames.count)")
-        self.images = images; self.labels = labels; self.classNames = classNames
+        ensure(
+            labels.allSatisfy { $0 >= 0 && $0 < classNames.count },
+            "InMemoryImages: labels must be in 0..<\(classNames.count)")
+        self.images = images
+        self.labels = labels
+        self.classNames = classNames
         self.names = names ?? images.indices.map { "image \($0)" }
     }
 
     /// From an NHWC tensor of values in [0, 1] (e.g. `FashionMNIST.load`).
     public init(tensor: Tensor, labels: [Int], classNames: [String]) {
-        self.init(images: (0..<tensor.shape[0]).map { Image(tensor, index: $0) }, labels: labels, classNames: classNames)
+        self.init(
+            images: (0..<tensor.shape[0]).map { Image(tensor, index: $0) }, labels: labels, classNames: classNames)
     }
 
     public var count: Int { images.count }
@@ -213,8 +244,11 @@ public struct InMemoryImages: LabeledImageSource {
     /// returned with their reason, or, with `strict`, the first one fails the whole load.
     /// With `resize`, each image is resized right after decoding (a folder of large photos
     /// then fits in memory).
-    public static func decoding(_ source: LabeledImageSource, strict: Bool = false, resize: (width: Int, height: Int)? = nil)
-        throws -> (images: InMemoryImages, skipped: [(path: String, reason: String)]) {
+    public static func decoding(
+        _ source: LabeledImageSource, strict: Bool = false, resize: (width: Int, height: Int)? = nil
+    )
+        throws -> (images: InMemoryImages, skipped: [(path: String, reason: String)])
+    {
         var results = [Result<Image, Error>?](repeating: nil, count: source.count)
         results.withUnsafeMutableBufferPointer { slots in
             DispatchQueue.concurrentPerform(iterations: source.count) { i in
@@ -223,11 +257,17 @@ public struct InMemoryImages: LabeledImageSource {
                 }
             }
         }
-        var images: [Image] = [], labels: [Int] = [], names: [String] = [], skipped: [(String, String)] = []
+        var images: [Image] = []
+        var labels: [Int] = []
+        var names: [String] = []
+        var skipped: [(String, String)] = []
         for (i, result) in results.enumerated() {
             switch result! {
-            case let .success(image): images.append(image); labels.append(source.label(at: i)); names.append(source.name(at: i))
-            case let .failure(error):
+            case .success(let image):
+                images.append(image)
+                labels.append(source.label(at: i))
+                names.append(source.name(at: i))
+            case .failure(let error):
                 if strict { throw error }
                 skipped.append((source.name(at: i), "\(error)"))
             }
@@ -251,14 +291,22 @@ public struct LabeledFiles: LabeledImageSource {
         var rows: [(file: String, label: String)] = []
         for (n, fields) in LabeledFiles.parseCSV(text).enumerated() where !(fields.count == 1 && fields[0].isEmpty) {
             guard fields.count >= 2, !fields[0].isEmpty, !fields[1].isEmpty else {
-                throw DatasetFolderError.badCSV(path: csv, line: n + 1, reason: "expected 'filename,label', got \(fields.count) field(s)")
+                throw DatasetFolderError.badCSV(
+                    path: csv, line: n + 1, reason: "expected 'filename,label', got \(fields.count) field(s)")
             }
-            if n == 0 && !FileManager.default.fileExists(atPath: folderURL.appendingPathComponent(fields[0]).path) { continue }  // header
+            if n == 0 && !FileManager.default.fileExists(atPath: folderURL.appendingPathComponent(fields[0]).path) {
+                continue
+            }  // header
             rows.append((fields[0], fields[1]))
         }
-        let missing = rows.map { folderURL.appendingPathComponent($0.file).path }.filter { !FileManager.default.fileExists(atPath: $0) }
+        let missing = rows.map { folderURL.appendingPathComponent($0.file).path }.filter {
+            !FileManager.default.fileExists(atPath: $0)
+        }
         guard missing.isEmpty else {
-            throw DatasetFolderError.badCSV(path: csv, line: 0, reason: "\(missing.count) listed file(s) do not exist, e.g. \(missing.prefix(3).joined(separator: ", "))")
+            throw DatasetFolderError.badCSV(
+                path: csv, line: 0,
+                reason:
+                    "\(missing.count) listed file(s) do not exist, e.g. \(missing.prefix(3).joined(separator: ", "))")
         }
         let classes = Array(Set(rows.map(\.label))).sorted()
         guard classes.count > 1 else { throw DatasetFolderError.singleClass(root: csv, name: classes.first ?? "none") }
@@ -270,23 +318,39 @@ public struct LabeledFiles: LabeledImageSource {
 
     /// Rows of fields; quoted fields may contain commas, doubled quotes and newlines.
     static func parseCSV(_ text: String) -> [[String]] {
-        var rows: [[String]] = [], row: [String] = [], field = ""
-        var quoted = false, wasQuoted = false
+        var rows: [[String]] = []
+        var row: [String] = []
+        var field = ""
+        var quoted = false
+        var wasQuoted = false
         func endField() {
             row.append(wasQuoted ? field : field.trimmingCharacters(in: .whitespaces))
-            field = ""; wasQuoted = false
+            field = ""
+            wasQuoted = false
         }
-        func endRow() { endField(); rows.append(row); row = [] }
+        func endRow() {
+            endField()
+            rows.append(row)
+            row = []
+        }
         let chars = Array(text.replacingOccurrences(of: "\r\n", with: "\n"))
         var i = 0
         while i < chars.count {
             let c = chars[i]
             if quoted {
-                if c == "\"" && i + 1 < chars.count && chars[i + 1] == "\"" { field.append("\""); i += 1 }  // "" inside quotes
-                else if c == "\"" { quoted = false }
-                else { field.append(c) }
+                if c == "\"" && i + 1 < chars.count && chars[i + 1] == "\"" {
+                    field.append("\"")
+                    i += 1
+                }  // "" inside quotes
+                else if c == "\"" {
+                    quoted = false
+                } else {
+                    field.append(c)
+                }
             } else if c == "\"" && field.trimmingCharacters(in: .whitespaces).isEmpty {
-                quoted = true; wasQuoted = true; field = ""
+                quoted = true
+                wasQuoted = true
+                field = ""
             } else if c == "," {
                 endField()
             } else if c == "\n" {
@@ -325,18 +389,23 @@ public struct DatasetSplit: Codable, Equatable, Sendable {
     }
 
     public static func stratified(labels: [Int], validation: Double, test: Double = 0, seed: UInt64) -> DatasetSplit {
-        ensure(validation >= 0 && test >= 0 && validation + test < 1, "split: validation \(validation) + test \(test) must be below 1")
+        ensure(
+            validation >= 0 && test >= 0 && validation + test < 1,
+            "split: validation \(validation) + test \(test) must be below 1")
         var rng = RandomGenerator(seed: seed)
         var split = DatasetSplit(seed: seed, train: [], validation: [], test: [])
         for label in Set(labels).sorted() {
             var members = labels.indices.filter { labels[$0] == label }
             rng.shuffle(&members)
-            let nTest = Int((Double(members.count) * test).rounded()), nValidation = Int((Double(members.count) * validation).rounded())
+            let nTest = Int((Double(members.count) * test).rounded())
+            let nValidation = Int((Double(members.count) * validation).rounded())
             split.test += members.prefix(nTest)
             split.validation += members.dropFirst(nTest).prefix(nValidation)
             split.train += members.dropFirst(nTest + nValidation)
         }
-        split.train.sort(); split.validation.sort(); split.test.sort()
+        split.train.sort()
+        split.validation.sort()
+        split.test.sort()
         return split
     }
 

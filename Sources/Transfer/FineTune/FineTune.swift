@@ -169,6 +169,12 @@ public enum FineTune {
         } else if let folder = options.data {
             var source = try ImageFolder(folder, decoder: ImageDecoder(maxPixels: options.maxPixels), classes: options.classes)
             if let minimum = options.subfolderClasses { source = source.bySubfolder(minimum: minimum) }
+            if let extra = options.extraData {
+                var more = try ImageFolder(extra, decoder: source.decoder, classes: options.extraClasses)
+                if let minimum = options.subfolderClasses { more = more.bySubfolder(minimum: minimum) }
+                source = source.merged(with: more, prefix: (extra as NSString).lastPathComponent + "/")
+                say("added \(more.files.count) images in \(more.classNames.count) classes from \(extra)")
+            }
             if let other = options.excludeImagesOf {
                 let (kept, removed) = try excluding(source, imagesOf: other)
                 source = kept

@@ -49,6 +49,10 @@ public struct FineTuneOptions: Codable, Equatable, Sendable {
     /// Leave out every image of `data` whose content equals an image below this folder (the
     /// zoo's recipes keep the demo dataset's images out of pretraining, links included).
     public var excludeImagesOf: String?
+    /// A second image folder whose classes join `data`'s, named `FOLDER/CLASS` (the last
+    /// component of its path), labelled the same way; `extraClasses` picks its class folders.
+    public var extraData: String?
+    public var extraClasses: [String]?
     /// A built-in dataset instead of a folder.
     public var dataset: BuiltInDataset?
     /// The architecture's configuration in full, instead of `base`'s (the zoo's recipes use

@@ -19,20 +19,29 @@ public enum Pretraining {
         public var runFolder: String
     }
 
-    public static func run(_ recipe: PretrainRecipe, zoo: String = "zoo", runs: String? = nil,
-                           say: @escaping (String) -> Void = { print($0) }) throws -> Outcome {
+    public static func run(
+        _ recipe: PretrainRecipe, zoo: String = "zoo", runs: String? = nil,
+        say: @escaping (String) -> Void = { print($0) }
+    ) throws -> Outcome {
         var options = recipe.options
         if let runs { options.runsDirectory = runs }
+        for (folder, package) in recipe.packages where !FileManager.default.fileExists(atPath: folder) {
+            throw PretrainError.missingData(recipe: recipe.name, folder: folder, package: package)
+        }
         let started = Date()
         let result = try FineTune.run(options, say: say)
-        return try finish(recipe, runFolder: result.runFolder, seconds: Date().timeIntervalSince(started), zoo: zoo, say: say)
+        return try finish(
+            recipe, runFolder: result.runFolder, seconds: Date().timeIntervalSince(started), zoo: zoo, say: say)
     }
 
     /// Makes the zoo files from a finished run folder of `recipe` (what `run` does after
     /// training; `finetune pretrain NAME --from-run RUN` when only this step failed).
-    public static func finish(_ recipe: PretrainRecipe, runFolder: String, seconds: Double, zoo: String = "zoo",
-                              say: @escaping (String) -> Void = { print($0) }) throws -> Outcome {
-        let saved = try FineTuneOptions.decode(Foundation.Data(contentsOf: URL(fileURLWithPath: runFolder + "/options.json")))
+    public static func finish(
+        _ recipe: PretrainRecipe, runFolder: String, seconds: Double, zoo: String = "zoo",
+        say: @escaping (String) -> Void = { print($0) }
+    ) throws -> Outcome {
+        let saved = try FineTuneOptions.decode(
+            Foundation.Data(contentsOf: URL(fileURLWithPath: runFolder + "/options.json")))
         var options = recipe.options
         options.runsDirectory = saved.runsDirectory
         guard saved == options, RunFolder.status(of: runFolder)?.state == .finished else {
@@ -42,19 +51,25 @@ public enum Pretraining {
         let trained = try TrainedModel(contentsOf: runFolder + "/model.h5")
         let plan = try FineTune.resolve(options)
         let data = try FineTune.loadData(plan, say: { _ in })
-        let loaders = FineTune.loaders(plan, data: data, model: FineTune.Model(network: trained.model, preprocessing: trained.preprocessing))
-        guard let testLoader = loaders.test else { throw PretrainError.notTheRecipesRun(runFolder, recipe: recipe.name) }
+        let loaders = FineTune.loaders(
+            plan, data: data, model: FineTune.Model(network: trained.model, preprocessing: trained.preprocessing))
+        guard let testLoader = loaders.test else {
+            throw PretrainError.notTheRecipesRun(runFolder, recipe: recipe.name)
+        }
         let test = evaluate(trained.model, on: testLoader)
         let validation = evaluate(trained.model, on: loaders.validation)
         let history = try String(contentsOfFile: runFolder + "/log.jsonl", encoding: .utf8).split(separator: "\n")
             .map { try JSONDecoder().decode(EpochRecord.self, from: Foundation.Data($0.utf8)) }
-        let bestEpoch = (try? JSONSerialization.jsonObject(with: Foundation.Data(trained.metadata.provenance.utf8)) as? [String: Any])?["best_epoch"] as? Int
+        let bestEpoch =
+            (try? JSONSerialization.jsonObject(with: Foundation.Data(trained.metadata.provenance.utf8))
+            as? [String: Any])?["best_epoch"] as? Int
         let result = (runFolder: runFolder, test: test, validation: validation, bestEpoch: bestEpoch, history: history)
 
         // The test slice, and the model's accuracy on it: what the zoo's test checks.
         let slice = Array(data.split.test.prefix(sliceImages))
         let sliceFile = "\(recipe.name)-test.h5"
-        try TestSlice.write(data.images, indices: slice, channels: trained.preprocessing.inputSize[2], to: zoo + "/" + sliceFile)
+        try TestSlice.write(
+            data.images, indices: slice, channels: trained.preprocessing.inputSize[2], to: zoo + "/" + sliceFile)
         let sliceAccuracy = try TestSlice.accuracy(of: trained, slice: zoo + "/" + sliceFile)
 
         let provenance: [String: Any] = [
@@ -65,20 +80,27 @@ public enum Pretraining {
             "best_epoch": result.bestEpoch ?? 0, "seed": options.seed,
         ]
         let file = zoo + "/\(recipe.name).h5"
-        try WeightFile.save(trained.model, to: file, metadata: WeightMetadata(
-            architecture: trained.metadata.architecture, configuration: trained.model.configuration,
-            preprocessing: trained.preprocessing, classNames: trained.classNames,
-            provenance: String(decoding: try JSONSerialization.data(withJSONObject: provenance, options: [.sortedKeys]), as: UTF8.self)))
+        try WeightFile.save(
+            trained.model, to: file,
+            metadata: WeightMetadata(
+                architecture: trained.metadata.architecture, configuration: trained.model.configuration,
+                preprocessing: trained.preprocessing, classNames: trained.classNames,
+                provenance: String(
+                    decoding: try JSONSerialization.data(withJSONObject: provenance, options: [.sortedKeys]),
+                    as: UTF8.self)))
         let entry = ZooManifest.Entry(
-            name: recipe.name, file: "\(recipe.name).h5", summary: recipe.summary, architecture: trained.metadata.architecture,
-            configuration: trained.model.configuration, dataset: recipe.dataset, classes: trained.classNames, license: recipe.license,
+            name: recipe.name, file: "\(recipe.name).h5", summary: recipe.summary,
+            architecture: trained.metadata.architecture,
+            configuration: trained.model.configuration, dataset: recipe.dataset, classes: trained.classNames,
+            license: recipe.license,
             inputSize: trained.preprocessing.inputSize, channelOrder: trained.preprocessing.channelOrder,
             mean: trained.preprocessing.mean, std: trained.preprocessing.std,
             testAccuracy: test.accuracy, testImages: test.confusion.joined().reduce(0, +),
             testMeasured: options.dataset == .fashionMNIST
                 ? "the official Fashion-MNIST test set, never used in training or to choose the epoch"
                 : "a stratified held-out 15% of the images (split seed \(options.seed)), never used in training or to choose the epoch",
-            validationAccuracy: result.validation.accuracy, bestEpoch: result.bestEpoch ?? 0, epochsRun: result.history.count,
+            validationAccuracy: result.validation.accuracy, bestEpoch: result.bestEpoch ?? 0,
+            epochsRun: result.history.count,
             slice: .init(file: sliceFile, images: slice.count, accuracy: sliceAccuracy),
             sha256: try sha256(ofFile: file), bytes: try fileSize(file), command: "finetune pretrain \(recipe.name)",
             seed: options.seed, wallSeconds: seconds.rounded(), machine: machineDescription(),
@@ -89,8 +111,12 @@ public enum Pretraining {
         let order = { (name: String) in PretrainRecipe.all.firstIndex { $0.name == name } ?? PretrainRecipe.all.count }
         manifest.entries.sort { order($0.name) < order($1.name) }
         try manifest.write(to: zoo)
-        try AtomicFile.write(ModelCard.text(entry, recipe: recipe, history: result.history), to: zoo + "/\(recipe.name).md")
-        say(String(format: "zoo: wrote %@ (test accuracy %.2f%% on %d images, %.0f s)", file, test.accuracy * 100, entry.testImages, seconds))
+        try AtomicFile.write(
+            ModelCard.text(entry, recipe: recipe, history: result.history), to: zoo + "/\(recipe.name).md")
+        say(
+            String(
+                format: "zoo: wrote %@ (test accuracy %.2f%% on %d images, %.0f s)", file, test.accuracy * 100,
+                entry.testImages, seconds))
         return Outcome(entry: entry, runFolder: result.runFolder)
     }
 
@@ -107,7 +133,8 @@ public enum Pretraining {
     /// The CPU model, its widest vector ISA and the core count.
     public static func machineDescription() -> String {
         let info = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
-        let model = info.split(separator: "\n").first { $0.hasPrefix("model name") }?.split(separator: ":").last
+        let model =
+            info.split(separator: "\n").first { $0.hasPrefix("model name") }?.split(separator: ":").last
             .map { $0.trimmingCharacters(in: .whitespaces) } ?? "unknown CPU"
         let isa = info.contains("avx512f") ? "AVX-512" : info.contains("avx2") ? "AVX2" : "SSE"
         return "\(model), \(isa), \(ProcessInfo.processInfo.activeProcessorCount) cores"

@@ -91,7 +91,9 @@ public enum TestSlice {
         let labels = try file.readTensor("labels").scalars.map { Int($0) }
         let (n, h, w, c) = (pixels.shape[0], pixels.shape[1], pixels.shape[2], pixels.shape[3])
         let images = (0..<n).map { i in
-            Image(width: w, height: h, channels: c, data: Array(pixels.scalars[(i * h * w * c)..<((i + 1) * h * w * c)]).map { $0 / 255 })
+            Image(
+                width: w, height: h, channels: c,
+                data: Array(pixels.scalars[(i * h * w * c)..<((i + 1) * h * w * c)]).map { $0 / 255 })
         }
         return InMemoryImages(images: images, labels: labels, classNames: try file.readStrings("class_names"))
     }
@@ -107,30 +109,30 @@ enum ModelCard {
     static func text(_ e: ZooManifest.Entry, recipe: PretrainRecipe, history: [EpochRecord]) -> String {
         let minutes = e.wallSeconds / 60
         return """
-        # \(e.name)
+            # \(e.name)
 
-        \(e.summary).
+            \(e.summary).
 
-        | | |
-        |---|---|
-        | architecture | `\(e.architecture)`, configuration `\(e.configuration.json)` |
-        | input | \(e.inputSize.map(String.init).joined(separator: "x")) \(e.channelOrder), mean \(e.mean), std \(e.std) |
-        | classes | \(e.classes.joined(separator: ", ")) |
-        | training data | \(e.dataset); licence: \(e.license) |
-        | test accuracy | \(String(format: "%.2f%%", e.testAccuracy * 100)) on \(e.testImages) images: \(e.testMeasured) |
-        | validation accuracy | \(String(format: "%.2f%%", e.validationAccuracy * 100)) (the split that chose epoch \(e.bestEpoch) of \(e.epochsRun)) |
-        | file | `\(e.file)`, \(e.bytes) bytes, SHA-256 `\(e.sha256)` |
-        | made by | `\(e.command)` (seed \(e.seed)) in \(String(format: "%.1f", minutes)) minutes on \(e.machine), \(e.date) |
+            | | |
+            |---|---|
+            | architecture | `\(e.architecture)`, configuration `\(e.configuration.json)` |
+            | input | \(e.inputSize.map(String.init).joined(separator: "x")) \(e.channelOrder), mean \(e.mean), std \(e.std) |
+            | classes | \(e.classes.joined(separator: ", ")) |
+            | training data | \(e.dataset); licence: \(e.license) |
+            | test accuracy | \(String(format: "%.2f%%", e.testAccuracy * 100)) on \(e.testImages) images: \(e.testMeasured) |
+            | validation accuracy | \(String(format: "%.2f%%", e.validationAccuracy * 100)) (the split that chose epoch \(e.bestEpoch) of \(e.epochsRun)) |
+            | file | `\(e.file)`, \(e.bytes) bytes, SHA-256 `\(e.sha256)` |
+            | made by | `\(e.command)` (seed \(e.seed)) in \(String(format: "%.1f", minutes)) minutes on \(e.machine), \(e.date) |
 
-        Recipe: \(recipe.options.optimizer.rawValue) at \(recipe.options.learningRate), \(recipe.options.schedule.rawValue) schedule, \
-        weight decay \(recipe.options.weightDecay), batch \(recipe.options.batchSize), up to \(recipe.options.epochs) epochs \
-        (patience \(recipe.options.patience)), label smoothing \(recipe.options.labelSmoothing), augmentation \
-        `\(recipe.options.pipeline)`.
+            Recipe: \(recipe.options.optimizer.rawValue) at \(recipe.options.learningRate), \(recipe.options.schedule.rawValue) schedule, \
+            weight decay \(recipe.options.weightDecay), batch \(recipe.options.batchSize), up to \(recipe.options.epochs) epochs \
+            (patience \(recipe.options.patience)), label smoothing \(recipe.options.labelSmoothing), augmentation \
+            `\(recipe.options.pipeline)`.
 
-        Use it: `finetune --base \(e.name) --data DIR --freeze N` (the head is replaced for your classes), or from Swift
-        `TrainedModel(zooEntry: "\(e.name)")`. Intended for transfer to small image datasets of the same kind
-        (\(e.channelOrder == "L" ? "grey images" : "colour drawings and icons")); it knows nothing of photographs.
+            Use it: `finetune --base \(e.name) --data DIR --freeze N` (the head is replaced for your classes), or from Swift
+            `TrainedModel(zooEntry: "\(e.name)")`. Intended for transfer to small image datasets of the same kind
+            (\(e.channelOrder == "L" ? "grey images" : "colour drawings and icons")); it knows nothing of photographs.
 
-        """
+            """
     }
 }
