@@ -5,7 +5,10 @@
 // little of it) and few-shot Fashion-MNIST (10 images per class; the same data the grey zoo
 // entries learnt from). Needs the zoo's entries.
 //
-//   swift run -c release TransferEvidence [--seeds 3] [--epochs 15] [--task demo|fashion|all]
+// Every condition runs with the fine-tuning defaults (10 epochs at most, early stopping on the
+// validation loss with patience 3) unless --epochs E (then E epochs, no early stopping).
+//
+//   swift run -c release TransferEvidence [--seeds 3] [--epochs E] [--task demo|fashion|all]
 import Foundation
 import Graft
 
@@ -20,29 +23,36 @@ func value(_ flag: String, _ fallback: String) -> String {
     arguments.firstIndex(of: flag).flatMap { $0 + 1 < arguments.count ? arguments[$0 + 1] : nil } ?? fallback
 }
 let seeds = Int(value("--seeds", "3")) ?? 3
-let epochs = Int(value("--epochs", "15")) ?? 15
+let epochs = Int(value("--epochs", ""))
 let task = value("--task", "all")
 
 func conditions(stages: Int) -> [Condition] {
-    [Condition(name: "from scratch", weights: "none", freeze: .stages(0)),
-     Condition(name: "linear probe (--freeze all)", weights: nil, freeze: .allButHead)]
-        + [stages - 1, stages - 2, 1, 0].map { Condition(name: "fine-tune --freeze \($0)", weights: nil, freeze: .stages($0)) }
+    [
+        Condition(name: "from scratch", weights: "none", freeze: .stages(0)),
+        Condition(name: "linear probe (--freeze all)", weights: nil, freeze: .allButHead),
+    ]
+        + [stages - 1, stages - 2, 1, 0].map {
+            Condition(name: "fine-tune --freeze \($0)", weights: nil, freeze: .stages($0))
+        }
 }
 
 func experiment(_ title: String, base: String, stages: Int, configure: (inout FineTuneOptions) -> Void) throws {
     print("\n### \(title)\n")
-    print("| condition | test accuracy (mean ± sd over \(seeds) seeds) | wall time per run |")
-    print("|---|---|---|")
+    print("| condition | test accuracy (mean ± sd over \(seeds) seeds) | per seed | best epochs | wall time per run |")
+    print("|---|---|---|---|---|")
     let runs = FileManager.default.temporaryDirectory.appendingPathComponent("graft-evidence-\(getpid())").path
     defer { try? FileManager.default.removeItem(atPath: runs) }
     for condition in conditions(stages: stages) {
         var accuracies: [Double] = []
         var seconds: [Double] = []
+        var bestEpochs: [Int] = []
         for seed in 0..<seeds {
             var o = FineTuneOptions(base: base, freeze: condition.freeze)
             o.weights = condition.weights
-            o.epochs = epochs
-            o.patience = epochs
+            if let epochs {
+                o.epochs = epochs
+                o.patience = epochs
+            }
             o.seed = UInt64(seed)
             o.runsDirectory = runs
             o.progressBar = false
@@ -50,24 +60,36 @@ func experiment(_ title: String, base: String, stages: Int, configure: (inout Fi
             let result = try FineTune.run(o, say: { _ in })
             accuracies.append(result.test!.accuracy * 100)
             seconds.append(result.seconds)
+            bestEpochs.append(result.bestEpoch ?? 0)
         }
         let mean = accuracies.reduce(0, +) / Double(accuracies.count)
-        let sd = (accuracies.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(max(accuracies.count - 1, 1))).squareRoot()
-        print(String(format: "| %@ | %.1f%% ± %.1f | %.0f s |", condition.name, mean, sd, seconds.reduce(0, +) / Double(seconds.count)))
+        let sd = (accuracies.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(max(accuracies.count - 1, 1)))
+            .squareRoot()
+        let perSeed = accuracies.map { String(format: "%.1f", $0) }.joined(separator: ", ")
+        let epochsText = bestEpochs.map(String.init).joined(separator: ", ")
+        print(
+            String(
+                format: "| %@ | %.1f%% ± %.1f | %@ | %@ | %.0f s |", condition.name, mean, sd, perSeed, epochsText,
+                seconds.reduce(0, +) / Double(seconds.count)))
         fflush(stdout)
     }
 }
 
-print("Transfer evidence, \(epochs) epochs per run, \(Pretraining.machineDescription())")
+let budget = epochs.map { "\($0) epochs per run" } ?? "the default budget (10 epochs, patience 3)"
+print("Transfer evidence, \(budget), \(Pretraining.machineDescription())")
 if task == "all" || task == "demo" {
-    try experiment("Food demo (6 classes, 289 drawings; 20% validation, 20% held-out test), ResNet-18 at 64 px",
-                   base: "resnet", stages: 5) { o in
+    try experiment(
+        "Food demo (6 classes, 289 drawings; 20% validation, 20% held-out test), ResNet-18 at 64 px",
+        base: "resnet", stages: 5
+    ) { o in
         o.testFraction = 0.2
     }
 }
 if task == "all" || task == "fashion" {
-    try experiment("Few-shot Fashion-MNIST (10 training and 10 validation images per class; all 10,000 test images), ResNet-20 at 28 px",
-                   base: "resnet", stages: 4) { o in
+    try experiment(
+        "Few-shot Fashion-MNIST (10 training and 10 validation images per class; all 10,000 test images), ResNet-20 at 28 px",
+        base: "resnet", stages: 4
+    ) { o in
         o.dataset = .fashionMNIST
         o.trainPerClass = 10
         o.validationPerClass = 10

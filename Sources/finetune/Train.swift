@@ -77,7 +77,7 @@ struct TrainingOptions: ParsableArguments {
     var bodyLRFactor: Float?
     @Option(help: "The seed behind every random choice (default \(d.seed)).") var seed: UInt64?
     @Option(help: "Augmentation pipeline (default \"\(d.pipeline)\"; see README).") var pipeline: String?
-    @Option(help: "Input size in pixels (default: 32 for the demo, the architecture's otherwise).") var size: Int?
+    @Option(help: "Input size in pixels (default: the zoo entry's, 64 for the food demo; the architecture's otherwise).") var size: Int?
     @Option(
         name: .customLong("test-fraction"),
         help: "Hold out this fraction as a test split, reported at the end (default \(d.testFraction)).")

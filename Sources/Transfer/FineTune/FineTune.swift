@@ -22,7 +22,8 @@ public enum FineTuneError: Error, CustomStringConvertible {
     public var description: String {
         switch self {
         case .notFetched(let name):
-            return "--weights \(name): not downloaded yet; run `finetune zoo get \(name)` first (into \(ImageNetWeights.home))"
+            return
+                "--weights \(name): not downloaded yet; run `finetune zoo get \(name)` first (into \(ImageNetWeights.home))"
         case .fixedInputSize(let architecture, let size, let asked):
             return
                 "\(architecture) takes \(size)x\(size) images only; drop --size \(asked) (images are resized to \(size))"
@@ -48,7 +49,8 @@ public enum FineTuneError: Error, CustomStringConvertible {
                 + "\(run)/checkpoint.h5; continue exactly where it stopped with `finetune resume \(run)`"
         case .notResumable(let run, let reason): return "\(run): cannot resume: \(reason)"
         case .noLearningRate(let steps):
-            return "--lr auto: the learning-rate finder diverged after \(steps) steps, too early to suggest a rate; pass --lr"
+            return
+                "--lr auto: the learning-rate finder diverged after \(steps) steps, too early to suggest a rate; pass --lr"
         }
     }
 }
@@ -88,7 +90,8 @@ public enum FineTune {
 
         public var runName: String {
             let freeze =
-                options.freeze == .allButHead ? "all" : options.freeze == .auto ? "auto" : "\(FineTune.stagesFrozen(options.freeze, of: stageCount))"
+                options.freeze == .allButHead
+                ? "all" : options.freeze == .auto ? "auto" : "\(FineTune.stagesFrozen(options.freeze, of: stageCount))"
             return "\(entry.name)-freeze\(freeze)-seed\(options.seed)"
         }
     }
@@ -112,40 +115,51 @@ public enum FineTune {
 
     /// What `--base` and `--weights` resolve to: a zoo entry by name or family (`resnet`
     /// means the zoo's RGB or grey ResNet, by the data's channels) unless `--weights` names a
-    /// file or `none`; then the architecture and its configuration.
+    /// file or `none`; then the architecture and its configuration. `--weights none` keeps
+    /// the entry's architecture, configuration and input size (the same model, from scratch).
     public static func resolve(_ options: FineTuneOptions) throws -> Plan {
         try options.validate()
         var zooEntry: ZooManifest.Entry?
+        var shape: ZooManifest.Entry?  // the architecture of the entry `--base` names, without its weights
         var weights = options.weights
         var imagenet: ImageNetWeights?
         if options.weights?.lowercased() == "none" {
             weights = nil
-        } else if let name = options.weights, let fetched = ImageNetWeights.entry(name), !FileManager.default.fileExists(atPath: name) {
+            if options.configuration == nil {
+                shape = ZooDirectory.entry(for: options.base, channels: try dataChannels(options))
+            }
+        } else if let name = options.weights, let fetched = ImageNetWeights.entry(name),
+            !FileManager.default.fileExists(atPath: name)
+        {
             // `--weights resnet18-torchvision`: the converted file `finetune zoo get` wrote.
             imagenet = fetched
             weights = ImageNetWeights.file(fetched.name)
-            guard FileManager.default.fileExists(atPath: weights!) else { throw FineTuneError.notFetched(name: fetched.name) }
+            guard FileManager.default.fileExists(atPath: weights!) else {
+                throw FineTuneError.notFetched(name: fetched.name)
+            }
         } else if options.weights == nil, options.configuration == nil {
             zooEntry = ZooDirectory.entry(for: options.base, channels: try dataChannels(options))
             weights = zooEntry.map(ZooDirectory.file(of:))
         }
-        let entry = try Architectures.entry(zooEntry?.architecture ?? imagenet?.architecture ?? options.base)
-        let base = options.configuration ?? zooEntry?.configuration ?? entry.configuration(nil)
+        let entry = try Architectures.entry((zooEntry ?? shape)?.architecture ?? imagenet?.architecture ?? options.base)
+        let base = options.configuration ?? (zooEntry ?? shape)?.configuration ?? entry.configuration(nil)
         let fixed = base.fixedInputSize
         if let fixed, let asked = options.imageSize, asked != fixed {
             throw FineTuneError.fixedInputSize(architecture: entry.name, size: fixed, asked: asked)
         }
         let demo = options.data == nil && options.dataset == nil
-        let size = fixed ?? options.imageSize ?? zooEntry?.inputSize[0]
-            ?? (demo ? (options.demo == .shapes ? 32 : 64) : base.inputSize[0])
+        let size =
+            fixed ?? options.imageSize ?? zooEntry?.inputSize[0]
+            ?? (demo ? (options.demo == .shapes ? 32 : 64) : shape?.inputSize[0] ?? base.inputSize[0])
         let augmentation = try Augmentation(spec: options.pipeline)
         try augmentation.check(trainingSize: size)
         let stageCount = base.build().stages.count
         if case .stages(let n) = options.freeze, n > stageCount {
             throw FineTuneError.freezeTooDeep(architecture: entry.name, asked: n, stages: stageCount)
         }
-        return Plan(options: options, entry: entry, size: size, augmentation: augmentation, stageCount: stageCount,
-                    zooEntry: zooEntry, weights: weights, configuration: base)
+        return Plan(
+            options: options, entry: entry, size: size, augmentation: augmentation, stageCount: stageCount,
+            zooEntry: zooEntry, weights: weights, configuration: base)
     }
 
     /// The channels of the data before decoding it all: 1 for Fashion-MNIST, 3 for the demo,
@@ -165,9 +179,12 @@ public enum FineTune {
         var officialTest: [Int] = []
         if options.dataset == .fashionMNIST {
             (images, officialTest) = try fashionMNIST(size: plan.size)
-            say("Fashion-MNIST: \(images.count - officialTest.count) training images, \(officialTest.count) official test images")
+            say(
+                "Fashion-MNIST: \(images.count - officialTest.count) training images, \(officialTest.count) official test images"
+            )
         } else if let folder = options.data {
-            var source = try ImageFolder(folder, decoder: ImageDecoder(maxPixels: options.maxPixels), classes: options.classes)
+            var source = try ImageFolder(
+                folder, decoder: ImageDecoder(maxPixels: options.maxPixels), classes: options.classes)
             if let minimum = options.subfolderClasses { source = source.bySubfolder(minimum: minimum) }
             if let extra = options.extraData {
                 var more = try ImageFolder(extra, decoder: source.decoder, classes: options.extraClasses)
@@ -208,7 +225,8 @@ public enum FineTune {
             let pool = Array(0..<(images.count - officialTest.count))
             let inner = DatasetSplit.stratified(
                 labels: pool.map { images.labels[$0] }, validation: options.validationFraction, seed: options.seed)
-            split = DatasetSplit(seed: options.seed, train: inner.train, validation: inner.validation, test: officialTest)
+            split = DatasetSplit(
+                seed: options.seed, train: inner.train, validation: inner.validation, test: officialTest)
         }
         func limit(_ indices: [Int], _ perClass: Int?) -> [Int] {
             guard let perClass else { return indices }
@@ -255,14 +273,19 @@ public enum FineTune {
         if let weights = plan.weights {
             let report = try WeightFile.load(weights, into: network, options: LoadOptions(skipHead: true))
             if let zoo = plan.zooEntry {
-                say(String(format: "starting from the zoo's %@ (%@; %.1f%% test accuracy), head replaced for %d classes",
-                           zoo.name, zoo.summary, zoo.testAccuracy * 100, data.images.classNames.count))
+                say(
+                    String(
+                        format: "starting from the zoo's %@ (%@; %.1f%% test accuracy), head replaced for %d classes",
+                        zoo.name, zoo.summary, zoo.testAccuracy * 100, data.images.classNames.count))
             } else {
-                say("loaded \(weights): \(report.loaded) tensors, head replaced for \(data.images.classNames.count) classes")
+                say(
+                    "loaded \(weights): \(report.loaded) tensors, head replaced for \(data.images.classNames.count) classes"
+                )
             }
             if let stored = try WeightArchive.read(weights).metadata?.preprocessing {
-                if plan.zooEntry == nil && (stored.channelOrder != preprocessing.channelOrder || stored.mean != preprocessing.mean
-                    || stored.std != preprocessing.std)
+                if plan.zooEntry == nil
+                    && (stored.channelOrder != preprocessing.channelOrder || stored.mean != preprocessing.mean
+                        || stored.std != preprocessing.std)
                 {
                     say(
                         "note: \(weights) was trained with \(stored.channelOrder) mean \(stored.mean) std \(stored.std); using that, not \(plan.entry.name)'s default"
@@ -348,14 +371,17 @@ public enum FineTune {
         }
         let all = images(train.images) + images(test.images)
         let names = (0..<train.labels.count).map { "train \($0)" } + (0..<test.labels.count).map { "test \($0)" }
-        let source = InMemoryImages(images: all, labels: train.labels + test.labels, classNames: FashionMNIST.classNames, names: names)
+        let source = InMemoryImages(
+            images: all, labels: train.labels + test.labels, classNames: FashionMNIST.classNames, names: names)
         return (source, Array(train.labels.count..<(train.labels.count + test.labels.count)))
     }
 
     /// `source` without the images whose bytes equal those of an image below `other`.
     static func excluding(_ source: ImageFolder, imagesOf other: String) throws -> (ImageFolder, [String]) {
         func digest(_ path: String) -> String? {
-            guard let data = try? Foundation.Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) else { return nil }
+            guard let data = try? Foundation.Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) else {
+                return nil
+            }
             return SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
         }
         let excluded = Set(ImageFolder.imageFiles(under: other).compactMap(digest))
@@ -365,13 +391,16 @@ public enum FineTune {
 
     /// `--freeze auto`: probes the stages of the model as loaded and returns the plan with
     /// the chosen `--freeze N`.
-    public static func resolvingAutoFreeze(_ plan: Plan, data: Data, say: (String) -> Void) throws -> (Plan, [StageProbe.Result]) {
+    public static func resolvingAutoFreeze(_ plan: Plan, data: Data, say: (String) -> Void) throws -> (
+        Plan, [StageProbe.Result]
+    ) {
         guard plan.options.freeze == .auto else { return (plan, []) }
         var probing = plan
         probing.options.freeze = .stages(0)
         let model = try buildModel(probing, data: data, say: { _ in })
-        let results = try StageProbe.run(model: model, loaders: loaders(probing, data: data, model: model), seed: plan.options.seed,
-                                         say: say)
+        let results = try StageProbe.run(
+            model: model, loaders: loaders(probing, data: data, model: model), seed: plan.options.seed,
+            say: say)
         let (stages, reason) = StageProbe.chooseFreeze(results)
         say(reason)
         var chosen = plan

@@ -72,8 +72,9 @@ public struct PretrainRecipe: Sendable {
         var o = FineTuneOptions(base: base, freeze: .stages(0))
         o.data = clipartRoot
         o.classes = clipartFolders
-        // Labelled by sub-folder (stars, flags, road signs, music, …: 67 classes of at least 20
-        // drawings) rather than by the ten topics: finer classes teach features that transfer.
+        // Labelled by sub-folder (stars, flags, road signs, music, birds, …; sub-folders of fewer
+        // than 20 drawings merge into their parent: 93 classes with Tux Paint's) rather than by
+        // the ten topics: finer classes were meant to teach features that transfer.
         o.subfolderClasses = 20
         // Tux Paint's stamps (animals, plants, town, vehicles, …; never its food) add drawings of
         // things rather than icons and symbols.
