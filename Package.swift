@@ -18,6 +18,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        // Every library message goes through swift-log; the CLI installs a stderr handler.
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
         // PyTorch checkpoints are zip archives (TorchCheckpoint).
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
     ],
@@ -39,9 +41,12 @@ let package = Package(
         .target(name: "Zoo", dependencies: ["Layers", "CHDF5", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         // Charts (Cairo), report.html, Grad-CAM pictures: what people read. Vision keeps images.
         .target(name: "Report", dependencies: ["Engine", "Vision", "CCairo"]),
-        .target(name: "Transfer", dependencies: ["Zoo", "Vision", "Optimizers", "Report", .product(name: "Crypto", package: "swift-crypto")],
+        .target(name: "Transfer", dependencies: ["Zoo", "Vision", "Optimizers", "Report",
+                                            .product(name: "Crypto", package: "swift-crypto"),
+                                            .product(name: "Logging", package: "swift-log")],
                 resources: [.copy("Resources/demo-food")]),
-        .target(name: "Graft", dependencies: ["Engine", "Layers", "Optimizers", "Vision", "Zoo", "Report", "Transfer"]),
+        .target(name: "Graft", dependencies: ["Engine", "Layers", "Optimizers", "Vision", "Zoo", "Report", "Transfer",
+                                            .product(name: "Logging", package: "swift-log")]),
         .executableTarget(name: "finetune", dependencies: [
             "Graft", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),

@@ -57,7 +57,7 @@ func experiment(_ title: String, base: String, stages: Int, configure: (inout Fi
             o.runsDirectory = runs
             o.progressBar = false
             configure(&o)
-            let result = try FineTune.run(o, say: { _ in })
+            let result = try FineTune.run(o, log: .silent)
             accuracies.append(result.test!.accuracy * 100)
             seconds.append(result.seconds)
             bestEpochs.append(result.bestEpoch ?? 0)

@@ -6,3 +6,4 @@
 @_exported import Zoo
 @_exported import Report
 @_exported import Transfer
+@_exported import Logging

@@ -6,8 +6,9 @@ import Foundation
 /// Children, parameters and buffers are discovered from stored properties by reflection:
 /// a property `conv1: Conv2D` holding a `weight: Parameter` yields the key
 /// `conv1.weight`; an array property `blocks: [Module]` yields `blocks.0`, `blocks.1`, ….
-/// These dotted keys are also the checkpoint keys. Subclasses override
-/// `callAsFunction(_:)`, and may override `namedChildren` to choose their own names.
+/// These dotted keys are also the checkpoint keys. Subclasses override `forward(_:)`
+/// (`callAsFunction(_:)` is final and calls it), and may override `namedChildren` to choose
+/// their own names.
 ///
 /// A module starts in inference mode; `train()` / `eval()` set the mode recursively.
 open class Module: CustomStringConvertible {

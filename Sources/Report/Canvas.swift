@@ -6,17 +6,25 @@ import Vision
 /// A Cairo image surface to draw on: anti-aliased lines, filled shapes and DejaVu Sans text,
 /// written out as PNG atomically. The charts are built on it; one concern per chart file.
 public final class Canvas {
+    /// The surface's width in pixels.
     public let width: Int
+    /// The surface's height in pixels.
     public let height: Int
     let surface: OpaquePointer
     let cairo: OpaquePointer
 
+    /// An RGB colour, each component in [0, 1].
     public typealias Colour = (red: Double, green: Double, blue: Double)
+    /// Near-black, for text, frames and ticks.
     public static let ink: Colour = (0.13, 0.13, 0.15)
+    /// Light grey, for grid lines.
     public static let grid: Colour = (0.88, 0.88, 0.9)
+    /// The series colours in order (matplotlib's first six: blue, orange, green, red, purple,
+    /// brown).
     public static let palette: [Colour] = [(0.12, 0.47, 0.71), (1.0, 0.5, 0.05), (0.17, 0.63, 0.17), (0.84, 0.15, 0.16),
                                            (0.58, 0.4, 0.74), (0.55, 0.34, 0.29)]
 
+    /// A `width` x `height` pixel ARGB surface filled with `background` (white by default).
     public init(width: Int, height: Int, background: Colour = (1, 1, 1)) {
         self.width = width
         self.height = height
@@ -31,6 +39,8 @@ public final class Canvas {
         cairo_surface_destroy(surface)
     }
 
+    /// Strokes a polyline through `points` (pixels, y down) in `colour`, `width` pixels wide; `dash` gives
+    /// on/off lengths in pixels (empty: solid). Draws nothing without points.
     public func line(_ points: [(Double, Double)], _ colour: Colour, width lineWidth: Double = 1.5, dash: [Double] = []) {
         guard let first = points.first else { return }
         cairo_set_source_rgb(cairo, colour.red, colour.green, colour.blue)
@@ -42,12 +52,14 @@ public final class Canvas {
         cairo_set_dash(cairo, nil, 0, 0)
     }
 
+    /// Fills the rectangle: `x`, `y` its top-left corner, `w`, `h` its size, in pixels.
     public func fill(rect: (x: Double, y: Double, w: Double, h: Double), _ colour: Colour) {
         cairo_set_source_rgb(cairo, colour.red, colour.green, colour.blue)
         cairo_rectangle(cairo, rect.x, rect.y, rect.w, rect.h)
         cairo_fill(cairo)
     }
 
+    /// Outlines the rectangle with a line `width` pixels wide.
     public func stroke(rect: (x: Double, y: Double, w: Double, h: Double), _ colour: Colour, width lineWidth: Double = 1) {
         cairo_set_source_rgb(cairo, colour.red, colour.green, colour.blue)
         cairo_set_line_width(cairo, lineWidth)
@@ -55,12 +67,15 @@ public final class Canvas {
         cairo_stroke(cairo)
     }
 
+    /// Fills a disc of `radius` pixels centred on (`x`, `y`).
     public func circle(_ x: Double, _ y: Double, radius: Double, _ colour: Colour) {
         cairo_set_source_rgb(cairo, colour.red, colour.green, colour.blue)
         cairo_arc(cairo, x, y, radius, 0, 2 * Double.pi)
         cairo_fill(cairo)
     }
 
+    /// Which point of a text its `x` is: the `left` end of the text, its `centre` or its `right`
+    /// end.
     public enum Anchor { case left, centre, right }
 
     /// Text with its baseline at `y`; `rotated` turns it a quarter counter-clockwise.
@@ -79,6 +94,7 @@ public final class Canvas {
         cairo_restore(cairo)
     }
 
+    /// The advance width in pixels of `string` in DejaVu Sans at `size` points, bold or regular.
     public func textWidth(_ string: String, size: Double = 12, bold: Bool = false) -> Double {
         cairo_save(cairo)
         defer { cairo_restore(cairo) }
@@ -132,6 +148,7 @@ public final class Canvas {
         return sink.bytes
     }
 
+    /// Writes the drawing to `path` as PNG, atomically.
     public func writePNG(to path: String) throws { try AtomicFile.write(pngData(), to: path) }
 
     /// The drawing's pixels (for tests): RGB values in [0, 1].

@@ -4,9 +4,13 @@ import Vision
 /// The charts of a run: every PNG the toolkit draws for people, with axes, ticks, units,
 /// legends and titles (Cairo, DejaVu Sans, anti-aliased).
 public enum Charts {
+    /// One named curve: a value per epoch (non-finite values are left out of the plot).
     public struct Series {
+        /// The legend label.
         public var name: String
+        /// The values, epoch 1 first.
         public var values: [Double]
+        /// A series labelled `name` with `values`.
         public init(_ name: String, _ values: [Double]) {
             self.name = name
             self.values = values

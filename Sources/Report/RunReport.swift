@@ -6,12 +6,19 @@ import Vision
 /// confusion matrix, per-class precision, recall and F1, the misclassified validation images
 /// with their true and predicted labels, and the augmentation preview.
 public struct RunReport {
+    /// A misclassified validation image, shown as a thumbnail with its labels.
     public struct Mistake {
+        /// The image as the run decoded it (values in [0, 1]), inlined as PNG.
         public var image: Image
+        /// The image's path (the page shows its file name).
         public var name: String
+        /// The true class's name.
         public var truth: String
+        /// The predicted class's name.
         public var predicted: String
+        /// The softmax probability of the predicted class, in [0, 1].
         public var confidence: Double
+        /// A mistake of `image` at `name`, true class `truth`, predicted `predicted` with `confidence`.
         public init(image: Image, name: String, truth: String, predicted: String, confidence: Double) {
             self.image = image
             self.name = name
@@ -21,19 +28,26 @@ public struct RunReport {
         }
     }
 
+    /// The page's title and heading.
     public var title: String
     /// (name, value) pairs shown first: base, data, freeze, recipe, results.
     public var facts: [(String, String)]
     /// The epoch table: a header row, then one row per epoch.
     public var epochHeader: [String]
+    /// One row of cells per epoch, under `epochHeader`; a row's first cell is its epoch number.
     public var epochRows: [[String]]
+    /// The epoch whose row is highlighted; nil: none.
     public var bestEpoch: Int?
+    /// The class names in label order, for the per-class table.
     public var classNames: [String]
+    /// The validation confusion matrix (rows: true class, columns: predicted).
     public var confusion: [[Int]]
+    /// The misclassified images to show, in the order given (the run puts the most confident first).
     public var mistakes: [Mistake]
     /// PNG files beside report.html.
     public var charts: [(file: String, caption: String)]
 
+    /// A report of these parts; `html` renders it.
     public init(title: String, facts: [(String, String)], epochHeader: [String], epochRows: [[String]], bestEpoch: Int?,
                 classNames: [String], confusion: [[Int]], mistakes: [Mistake], charts: [(file: String, caption: String)]) {
         self.title = title
@@ -65,6 +79,8 @@ public struct RunReport {
             .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
     }
 
+    /// The page as one HTML document: inline CSS and thumbnails, the charts linked by file name
+    /// (`augmentation` files in their own section).
     public var html: String {
         var h = """
         <!DOCTYPE html>

@@ -8,9 +8,13 @@ import Zoo
 /// notes: "average top performing models"). Each model sees the images through its own
 /// preprocessing; all must name the same classes in the same order.
 public struct Ensemble {
+    /// The models that vote, each with its own preprocessing; never empty.
     public let members: [TrainedModel]
+    /// The class names every member shares, in output order.
     public var classNames: [String] { members[0].classNames }
 
+    /// An ensemble of `members`.
+    /// - Throws: `EnsembleError.empty` without members, `.differentClasses` when their class names differ.
     public init(_ members: [TrainedModel]) throws {
         guard let first = members.first else { throw EnsembleError.empty }
         for m in members where m.classNames != first.classNames {
@@ -19,6 +23,7 @@ public struct Ensemble {
         self.members = members
     }
 
+    /// An ensemble of the Graft weight files at `files` (loaded as `TrainedModel(contentsOf:)`).
     public init(files: [String]) throws {
         try self.init(try files.map { try TrainedModel(contentsOf: $0) })
     }
@@ -66,9 +71,13 @@ public struct Ensemble {
     }
 }
 
+/// Why models cannot form an ensemble.
 public enum EnsembleError: Error, CustomStringConvertible {
+    /// No model was given.
     case empty
+    /// Two members name different classes (or the same in another order): the first's, then the other's.
     case differentClasses([String], [String])
+    /// A one-line message for users.
     public var description: String {
         switch self {
         case .empty: return "an ensemble needs at least one --model"

@@ -9,10 +9,16 @@ import Zoo
 /// `finetune extract`. Feature maps are pooled to vectors (global average by default) so
 /// they can feed a linear classifier; `pooling: nil` keeps the maps.
 public struct FeatureExtractor {
+    /// The model whose stage output is extracted (put in inference mode on each call).
     public let model: any ZooModel
+    /// The index of the stage in `model.stages` (0-based).
     public let stageIndex: Int
+    /// How NHWC feature maps are reduced to [n, channels] vectors; nil keeps the maps. Dense stages
+    /// are returned as they are.
     public let pooling: GlobalPooling?
 
+    /// An extractor of the stage named `stage` (`stage3`, `block4`, `fc1`, …), average-pooled by default.
+    /// - Throws: `FeatureError.unknownStage` when the model has no such stage.
     public init(model: any ZooModel, stage: String, pooling: GlobalPooling? = .avg) throws {
         guard let index = model.stages.firstIndex(where: { $0.name == stage }) else {
             throw FeatureError.unknownStage(stage, known: model.stages.map(\.name))
@@ -47,9 +53,13 @@ public struct FeatureExtractor {
     }
 }
 
+/// Why features could not be taken from a stage.
 public enum FeatureError: Error, CustomStringConvertible {
+    /// The model has no stage of this name; `known` lists its stages in order.
     case unknownStage(String, known: [String])
+    /// The stage outputs vectors, not NHWC feature maps (a dense stage), where maps are needed.
     case notSpatial(String)
+    /// A one-line message naming the stage and what to choose instead.
     public var description: String {
         switch self {
         case let .unknownStage(stage, known): return "no stage '\(stage)'; this model's stages are \(known.joined(separator: ", "))"

@@ -8,11 +8,15 @@ public enum Limits {
     public static let previewSide = 8...1024
     /// Classes of a head (`--classes`).
     public static let classes = 1...100_000
+    /// Training epochs (`--epochs`).
     public static let epochs = 1...100_000
+    /// Epochs without improvement before early stopping (`--patience`).
     public static let patience = 1...100_000
+    /// Images per batch (`--batch-size`).
     public static let batchSize = 1...4096
     /// Source images and copies per image in an augmentation preview.
     public static let previewImages = 1...256
+    /// Augmented copies per source image in a preview (`augment --versions`).
     public static let previewVersions = 1...64
     /// Classes shown per image by `predict --top`.
     public static let top = 1...100_000
@@ -32,9 +36,12 @@ public enum Limits {
 
 /// An option outside its range.
 public struct LimitError: Error, CustomStringConvertible {
+    /// The option's name as the user wrote it (`--epochs`) or as the library names it (`epochs`).
     public let option: String
+    /// The rejected value, as text.
     public let value: String
     /// What is allowed, e.g. "between 8 and 2048".
     public let allowed: String
+    /// The message: "<option> must be <allowed>, not <value>".
     public var description: String { "\(option) must be \(allowed), not \(value)" }
 }

@@ -8,12 +8,18 @@ import Zoo
 /// A model file from a run (or any Graft weight file) with what it needs to classify
 /// images: its preprocessing and class names.
 public struct TrainedModel {
+    /// The model, built from the file's configuration with its weights loaded.
     public let model: any ZooModel
+    /// The file's Graft metadata (architecture, configuration, provenance, …).
     public let metadata: WeightMetadata
+    /// How images are prepared for the model: the file's, else the architecture's default.
     public let preprocessing: Preprocessing
     /// The file's class names, or "class i" when it has none.
     public let classNames: [String]
 
+    /// Loads a Graft weight file (strictly: every tensor must fit).
+    /// - Throws: `HDF5Error` when the file has no Graft metadata or names more or fewer classes than
+    ///   the head has outputs; `WeightLoadError` when the weights do not fit.
     public init(contentsOf path: String) throws {
         let archive = try WeightArchive.read(path)
         guard let metadata = archive.metadata, let configuration = metadata.configuration else {

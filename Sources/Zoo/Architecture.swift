@@ -60,8 +60,11 @@ public struct Preprocessing: Codable, Equatable, Sendable {
     public var channelOrder: String
     /// Per-channel mean and std applied to pixels scaled to [0, 1]: `(x - mean) / std`.
     public var mean: [Float]
+    /// Per-channel standard deviation, one entry per channel as `mean` (caffe-style BGR uses 1/255).
     public var std: [Float]
 
+    /// Creates preprocessing for `inputSize` ([height, width, channels]) inputs in `channelOrder`,
+    /// normalised with `mean` and `std` (one value per channel).
     public init(inputSize: [Int], channelOrder: String, mean: [Float], std: [Float]) {
         self.inputSize = inputSize; self.channelOrder = channelOrder; self.mean = mean; self.std = std
     }

@@ -2,13 +2,20 @@ import Foundation
 
 /// The configuration of a zoo architecture, as stored (JSON) in weight files.
 public enum ModelConfiguration: Codable, Equatable, Sendable {
+    /// LeNet-5 (`"name": "lenet5"` in JSON).
     case lenet(LeNetConfig)
+    /// VGG of any depth, with or without BatchNorm (`"name": "vgg"`).
     case vgg(VGGConfig)
+    /// ResNet in the torchvision, Keras or CIFAR layout (`"name": "resnet"`).
     case resnet(ResNetConfig)
+    /// AlexNet, torchvision's single-tower variant (`"name": "alexnet"`).
     case alexnet(AlexNetConfig)
 
     private enum Key: String, CodingKey { case name }
 
+    /// Decodes the flat JSON object weight files store: a `name` key picks the architecture, the
+    /// other keys are its configuration's fields.
+    /// - Throws: `DecodingError.dataCorrupted` for an unknown name or a configuration with a `problem`.
     public init(from decoder: Decoder) throws {
         let container = try decoder.container(keyedBy: Key.self)
         let name = try container.decode(String.self, forKey: .name)
@@ -53,6 +60,7 @@ public enum ModelConfiguration: Codable, Equatable, Sendable {
         }
     }
 
+    /// Encodes the configuration's fields and the architecture's `name` into one flat JSON object.
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: Key.self)
         switch self {
@@ -70,6 +78,8 @@ public enum ModelConfiguration: Codable, Equatable, Sendable {
         return String(decoding: try! encoder.encode(self), as: UTF8.self)
     }
 
+    /// Decodes a configuration from `json` text (the inverse of `json`).
+    /// - Throws: `DecodingError` for malformed JSON, an unknown architecture or an invalid configuration.
     public static func parse(_ json: String) throws -> ModelConfiguration {
         try JSONDecoder().decode(ModelConfiguration.self, from: Data(json.utf8))
     }

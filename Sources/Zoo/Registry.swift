@@ -1,14 +1,21 @@
 /// The architectures the zoo can build by name, with their default preprocessing.
 public enum Architectures {
+    /// One buildable architecture: its name, a one-line summary and how to configure and feed it.
     public struct Entry: Sendable {
+        /// The name users pass to `--arch` (`resnet18`, `vgg16_bn`, `resnet50_keras`, …).
         public let name: String
+        /// One line for listings: the paper or lineage and the input size.
         public let summary: String
+        /// The configuration for a head of `classes` classes (nil: the architecture's default, 10 or 1000).
         public let configuration: @Sendable (_ classes: Int?) -> ModelConfiguration
+        /// The input size and pixel normalisation the architecture's pretrained weights expect.
         public let preprocessing: Preprocessing
     }
 
     static let cifar = Preprocessing(inputSize: [32, 32, 3], channelOrder: "RGB", mean: [0.4914, 0.4822, 0.4465], std: [0.2470, 0.2435, 0.2616])
 
+    /// Every architecture in listing order: LeNet-5, AlexNet, VGG-11…19 (plain and `_bn`), ResNet-18…152
+    /// (torchvision and `_keras` layouts), then the CIFAR ResNet-20/32/56.
     public static let all: [Entry] = {
         var entries = [
             Entry(name: "lenet5", summary: "LeNet-5 (LeCun et al., 1998), 32x32x1, 61,706 parameters",
@@ -51,10 +58,14 @@ public enum Architectures {
     }
 }
 
+/// Errors from building zoo models by name or from a configuration.
 public enum ZooError: Error, CustomStringConvertible {
+    /// No architecture has this name (or alias); `known` lists the names that exist.
     case unknownArchitecture(String, known: [String])
+    /// The configuration for `architecture` cannot be built; `problem` says why.
     case invalidConfiguration(architecture: String, problem: String)
 
+    /// A one-line message for users, naming what exists when the name is unknown.
     public var description: String {
         switch self {
         case let .unknownArchitecture(name, known):

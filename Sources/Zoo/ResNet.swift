@@ -11,6 +11,8 @@ import Layers
 /// torchvision ("v1.5") puts it on the 3x3, pads symmetrically, has no convolution biases and
 /// uses epsilon 1e-5. Stages: `stem`, `stage1` … `stage4`; head: `fc` (HDF5 `predictions`).
 public struct ResNetConfig: Codable, Equatable, Sendable {
+    /// The residual block: `basic` (two 3x3 convolutions, ResNet-18/34 and CIFAR) or `bottleneck`
+    /// (1x1, 3x3, 1x1 with 4x expansion, ResNet-50/101/152).
     public enum Block: String, Codable, Sendable { case basic, bottleneck }
     /// Where a bottleneck's stride goes: the first 1x1 convolution (Keras) or the 3x3 (torchvision).
     public enum StrideOn: String, Codable, Sendable { case first, spatial }
@@ -19,22 +21,38 @@ public struct ResNetConfig: Codable, Equatable, Sendable {
     /// ImageNet stem (7x7/2 + max pool) or small-input stem (3x3/1, no pool).
     public enum Stem: String, Codable, Sendable { case imagenet, small }
 
+    /// The residual block every stage is made of.
     public var block: Block
+    /// Output channels of the stem convolution (64; CIFAR-style: 16).
     public var stemWidth: Int
     /// Base widths per stage (bottlenecks output 4x).
     public var widths: [Int]
+    /// Blocks per stage, one entry per `widths` entry.
     public var blocks: [Int]
+    /// The stride of each stage's first block (default: 1 for the first stage, 2 for the others).
     public var strides: [Int]
+    /// Which convolution of a bottleneck takes the stride (unused by basic blocks).
     public var strideOn: StrideOn
+    /// How 3x3 convolutions are padded: Keras 'same' or PyTorch symmetric.
     public var padding: PaddingStyle
+    /// Whether convolutions have biases (Keras: yes; torchvision: no).
     public var convBias: Bool
+    /// BatchNorm epsilon (torchvision: 1e-5; Keras: 1.001e-5).
     public var epsilon: Float
+    /// The ImageNet stem or the small-input (CIFAR) one.
     public var stem: Stem
+    /// Outputs of the `fc` head (ignored without the top).
     public var classes: Int
+    /// [height, width, channels]; weights depend only on the channels, so any size works.
     public var input: [Int]
+    /// Whether the model has the `fc` head after global average pooling.
     public var includeTop: Bool
+    /// Global pooling of the last stage without the top (nil: the feature map); with the top the
+    /// features are always average-pooled.
     public var pooling: GlobalPooling?
 
+    /// The configuration; the defaults are torchvision's ImageNet layout (v1.5). `strides` nil gives
+    /// 1 then 2s; `widths` and `blocks` must have the same count.
     public init(block: Block, stemWidth: Int = 64, widths: [Int] = [64, 128, 256, 512], blocks: [Int],
                 strides: [Int]? = nil, strideOn: StrideOn = .spatial, padding: PaddingStyle = .torch, convBias: Bool = false,
                 epsilon: Float = 1e-5, stem: Stem = .imagenet, classes: Int = 1000, input: [Int] = [224, 224, 3],
@@ -50,6 +68,9 @@ public struct ResNetConfig: Codable, Equatable, Sendable {
         case block, stemWidth, widths, blocks, strides, strideOn, padding, convBias, epsilon, stem, classes, input, includeTop, pooling
     }
 
+    /// Decodes a configuration in which only `block` and `blocks` are required; missing keys take
+    /// the memberwise initialiser's defaults.
+    /// - Throws: `DecodingError.dataCorrupted` when `widths` and `blocks` differ in count.
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let widths = try c.decodeIfPresent([Int].self, forKey: .widths) ?? [64, 128, 256, 512]
@@ -114,14 +135,18 @@ func convBN(_ inputs: Int, _ outputs: Int, kernel: Int, stride: Int, _ c: ResNet
 
 /// The projection shortcut: 1x1 convolution with the block's stride, then BatchNorm.
 public final class Projection: Module {
+    /// The 1x1 convolution (valid padding, the block's stride) and its BatchNorm.
     public let conv: Conv2D, bn: BatchNorm
     init(_ inputs: Int, _ outputs: Int, stride: Int, _ c: ResNetConfig) { (conv, bn) = convBN(inputs, outputs, kernel: 1, stride: stride, c) }
+    /// `bn(conv(x))`: the shortcut brought to the block's output width and resolution.
     public override func forward(_ x: Variable) -> Variable { bn(conv(x)) }
 }
 
 /// Two 3x3 convolutions with a residual connection (ResNet-18/34): expansion 1.
 public final class BasicBlock: Module {
+    /// The two 3x3 convolutions (the first with the block's stride) and their BatchNorms.
     public let conv1: Conv2D, bn1: BatchNorm, conv2: Conv2D, bn2: BatchNorm
+    /// The projection when the stride or width changes; nil for the identity shortcut.
     public let shortcut: Projection?
 
     init(_ inputs: Int, _ width: Int, stride: Int, _ c: ResNetConfig) {
@@ -130,6 +155,7 @@ public final class BasicBlock: Module {
         shortcut = stride != 1 || inputs != width ? Projection(inputs, width, stride: stride, c) : nil
     }
 
+    /// `relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x))`.
     public override func forward(_ x: Variable) -> Variable {
         let out = bn2(conv2(relu(bn1(conv1(x)))))
         return relu(out + (shortcut?(x) ?? x))
@@ -138,8 +164,12 @@ public final class BasicBlock: Module {
 
 /// 1x1 reduce, 3x3, 1x1 expand (x4) with a residual connection (ResNet-50/101/152).
 public final class Bottleneck: Module {
+    /// Output channels per base width: a bottleneck of width w outputs 4w channels.
     public static let expansion = 4
+    /// 1x1 reduce to the width, 3x3, 1x1 expand to 4x the width, each with its BatchNorm; the stride
+    /// is on `conv1` or `conv2` as `ResNetConfig.strideOn` says.
     public let conv1: Conv2D, bn1: BatchNorm, conv2: Conv2D, bn2: BatchNorm, conv3: Conv2D, bn3: BatchNorm
+    /// The projection when the stride or width changes; nil for the identity shortcut.
     public let shortcut: Projection?
 
     init(_ inputs: Int, _ width: Int, stride: Int, _ c: ResNetConfig) {
@@ -150,18 +180,28 @@ public final class Bottleneck: Module {
         shortcut = stride != 1 || inputs != outputs ? Projection(inputs, outputs, stride: stride, c) : nil
     }
 
+    /// `relu(bn3(conv3(relu(bn2(conv2(relu(bn1(conv1(x)))))))) + shortcut(x))`.
     public override func forward(_ x: Variable) -> Variable {
         let out = bn3(conv3(relu(bn2(conv2(relu(bn1(conv1(x))))))))
         return relu(out + (shortcut?(x) ?? x))
     }
 }
 
+/// ResNet as configured by `ResNetConfig`. Input NHWC; output [n, classes] logits with the
+/// top, or without it the last stage's features (globally pooled if configured).
 public final class ResNet: Module, ZooModel {
+    /// The configuration the model was built from (its `classes` follows `replaceHead`).
     public private(set) var config: ResNetConfig
+    /// `conv`, `bn`, `relu` (and `pool` for the ImageNet stem): 224x224 → 56x56 for ImageNet,
+    /// full resolution for the small stem.
     public let stem: Sequential
+    /// The residual stages (`block1`, `block2`, … inside), keyed `stage1` … in the model.
     public let stageModules: [Sequential]
+    /// The head, Dense `featureWidth` → classes after global average pooling; nil without the top.
     public private(set) var fc: Dense?
 
+    /// Builds ResNet from `config`; convolutions are He-normal (fan-out) initialised from the
+    /// global seed.
     public init(_ config: ResNetConfig) {
         self.config = config
         let (conv, bn) = config.stem == .imagenet
@@ -190,22 +230,29 @@ public final class ResNet: Module, ZooModel {
     /// Output channels of the last stage (the feature width).
     public var featureWidth: Int { config.block == .basic ? config.widths.last! : config.widths.last! * Bottleneck.expansion }
 
+    /// `stem`, `stage1` …, then `fc`: the keys weight files and checkpoints use.
     public override var namedChildren: [(name: String, module: Module)] {
         [("stem", stem as Module)] + stageModules.enumerated().map { ("stage\($0.offset + 1)", $0.element as Module) }
             + (fc.map { [("fc", $0 as Module)] } ?? [])
     }
 
+    /// `stem`, `stage1` … `stage4` (three stages for CIFAR): what `--freeze N` counts.
     public var stages: [(name: String, module: Module)] { namedChildren.filter { $0.name != "fc" } }
+    /// `fc`, or nil without the top.
     public var headKey: String? { fc == nil ? nil : "fc" }
 
+    /// The output of stage `index` (0: the stem): the stages run in order; NHWC.
     public func features(_ x: Variable, throughStage index: Int) -> Variable { sequentialFeatures(x, throughStage: index) }
 
+    /// Replaces `fc` with a freshly initialised Dense `featureWidth` → `classes`; stops with a
+    /// message for a ResNet without the top.
     public func replaceHead(classes: Int) {
         ensure(classes >= 1, "replaceHead: \(classes) classes")
         guard fc != nil else { fatalError("ResNet.replaceHead: this ResNet has no top; build it with includeTop: true") }
         fc = Dense(featureWidth, classes)
         config.classes = classes
     }
+    /// The configuration that rebuilds this model: `.resnet(config)`.
     public var configuration: ModelConfiguration { .resnet(config) }
 
     /// keras.applications names: `conv1_conv`, `conv1_bn`, `conv{s+1}_block{b}_{k}_conv`/`_bn`,
@@ -224,8 +271,11 @@ public final class ResNet: Module, ZooModel {
         }
     }
 
+    /// The logits [n, classes] with the top, or the (pooled) last-stage features without it.
     public override func forward(_ x: Variable) -> Variable { forward(x, fromStage: 0)! }
 
+    /// Runs stages `index...` on `h`, the output of stage `index - 1` (index 0: the input), then
+    /// average pooling and `fc` (or the configured pooling without the top); never nil.
     public func forward(_ h: Variable, fromStage index: Int) -> Variable? {
         let all = [stem] + stageModules
         let features = all.dropFirst(index).reduce(h) { $1($0) }

@@ -5,19 +5,31 @@ import Layers
 /// the stage it belongs to, and totals. BatchNorm running statistics are buffers, not
 /// parameters, and are not counted.
 public struct ModelSummary {
+    /// One leaf layer of the table, in call order.
     public struct Row: Sendable {
+        /// The module's dotted key in the model (`stage1.block1.conv1`), as in checkpoints.
         public let key: String
+        /// The module's Swift type name (`Conv2D`, `BatchNorm`, …).
         public let type: String
+        /// The output shape (NHWC, or [n, features] after flattening) for a batch of 1; `text` prints the batch as -1.
         public let outputShape: [Int]
+        /// The number of scalars in the layer's own parameters (buffers excluded).
         public let parameters: Int
+        /// The stage (or the head key) the layer belongs to; nil for layers outside every stage.
         public let stage: String?
     }
 
+    /// Every leaf layer (a module without children) in call order.
     public let rows: [Row]
+    /// All parameter scalars of the model, frozen or not.
     public let total: Int
+    /// The parameter scalars that are not frozen.
     public let trainable: Int
+    /// Per stage in `stages` order: its name, its parameter count and its output shape (batch of 1).
     public let stages: [(name: String, parameters: Int, outputShape: [Int])]
 
+    /// Traces `model` once on a zero input of its configured size (batch 1, no gradients) and
+    /// collects the table.
     public init(_ model: any ZooModel) {
         let input = [1] + model.configuration.inputSize
         let calls = model.trace(.zeros(input))

@@ -11,9 +11,11 @@ import Layers
 public struct VGGConfig: Codable, Equatable, Sendable {
     /// Convolution widths per block.
     public var blocks: [[Int]]
+    /// Whether each convolution is followed by BatchNorm (torchvision's `vgg*_bn`).
     public var batchNorm: Bool
     /// Widths of the fully connected layers before the classifier (empty without the top).
     public var fc: [Int]
+    /// Outputs of the `classifier` head (ignored without the top).
     public var classes: Int
     /// [height, width, channels].
     public var input: [Int]
@@ -23,10 +25,13 @@ public struct VGGConfig: Codable, Equatable, Sendable {
     /// feature map). With the top: in place of flattening, so the fc layers and classifier
     /// take `channels` inputs whatever the input size (a "global-pooling head").
     public var pooling: GlobalPooling?
+    /// Dropout rate after each fc layer's ReLU, in training only (0: none, the default).
     public var dropout: Float
     /// BatchNorm epsilon (torchvision: 1e-5).
     public var epsilon: Float
 
+    /// The configuration; the defaults give a 224x224x3 ImageNet model with 4096-wide fc layers
+    /// and 1000 classes, without BatchNorm or dropout.
     public init(blocks: [[Int]], batchNorm: Bool = false, fc: [Int] = [4096, 4096], classes: Int = 1000,
                 input: [Int] = [224, 224, 3], includeTop: Bool = true, pooling: GlobalPooling? = nil,
                 dropout: Float = 0, epsilon: Float = 1e-5) {
@@ -36,6 +41,8 @@ public struct VGGConfig: Codable, Equatable, Sendable {
 
     private enum CodingKeys: String, CodingKey { case blocks, batchNorm, fc, classes, input, includeTop, pooling, dropout, epsilon }
 
+    /// Decodes a configuration in which only `blocks` is required; missing keys take the
+    /// memberwise initialiser's defaults.
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init(blocks: try c.decode([[Int]].self, forKey: .blocks),
@@ -58,6 +65,8 @@ public struct VGGConfig: Codable, Equatable, Sendable {
         19: [[64, 64], [128, 128], [256, 256, 256, 256], [512, 512, 512, 512], [512, 512, 512, 512]],
     ]
 
+    /// VGG-`depth` (11, 13, 16 or 19) from `depths`, with the default fc layers; other depths stop
+    /// with a message.
     public static func vgg(_ depth: Int, batchNorm: Bool = false, classes: Int = 1000, input: [Int] = [224, 224, 3],
                            includeTop: Bool = true, pooling: GlobalPooling? = nil) -> VGGConfig {
         ensure(depths[depth] != nil, "VGG: no depth \(depth); choose 11, 13, 16 or 19")
@@ -66,13 +75,22 @@ public struct VGGConfig: Codable, Equatable, Sendable {
     }
 }
 
+/// VGG as configured by `VGGConfig`. Input NHWC; output [n, classes] logits with the top, or
+/// without it the last block's feature map (globally pooled if configured).
 public final class VGG: Module, ZooModel {
+    /// The configuration the model was built from (its `classes` follows `replaceHead`).
     public private(set) var config: VGGConfig
+    /// The convolution blocks (`conv{i}`, `bn{i}`, `relu{i}` …, `pool`), named `block1` … in keys.
     public let blocks: [Sequential]
+    /// The hidden fully connected layers (`fc1`, `fc2`, …); empty without the top.
     public let fcLayers: [Dense]
+    /// One dropout per fc layer (`dropout1`, …), rate `config.dropout`; empty without the top.
     public let dropouts: [Dropout]
+    /// The head (HDF5 `predictions`); nil without the top.
     public private(set) var classifier: Dense?
 
+    /// Builds VGG from `config`; convolutions are He-normal (fan-out) initialised from the global
+    /// seed. With the top, each side of the input must be at least 2^blocks pixels (one per pooling).
     public init(_ config: VGGConfig) {
         self.config = config
         var channels = config.input[2]
@@ -107,6 +125,7 @@ public final class VGG: Module, ZooModel {
         }
     }
 
+    /// `block1` …, `fc1` …, `dropout1` …, then `classifier`: the keys weight files and checkpoints use.
     public override var namedChildren: [(name: String, module: Module)] {
         blocks.enumerated().map { ("block\($0.offset + 1)", $0.element as Module) }
             + fcLayers.enumerated().map { ("fc\($0.offset + 1)", $0.element as Module) }
@@ -114,10 +133,12 @@ public final class VGG: Module, ZooModel {
             + (classifier.map { [("classifier", $0 as Module)] } ?? [])
     }
 
+    /// The blocks, then the fc layers: what `--freeze N` counts (dropouts and the head excluded).
     public var stages: [(name: String, module: Module)] {
         namedChildren.filter { $0.name != "classifier" && !$0.name.hasPrefix("dropout") }
     }
 
+    /// `classifier`, or nil without the top.
     public var headKey: String? { classifier == nil ? nil : "classifier" }
 
     /// Convolution blocks compose; `fc1`/`fc2` get the flattened features and their ReLU.
@@ -130,6 +151,8 @@ public final class VGG: Module, ZooModel {
         return h
     }
 
+    /// Runs blocks `index...` then the top on `h`, the output of stage `index - 1`, for `index` up
+    /// to `blocks.count` (the first fc stage); nil beyond it, and for any index but 0 without the top.
     public func forward(_ h: Variable, fromStage index: Int) -> Variable? {
         guard let classifier, index <= blocks.count else { return index == 0 ? forward(h) : nil }
         var h = blocks.dropFirst(index).reduce(h) { $1($0) }
@@ -147,18 +170,25 @@ public final class VGG: Module, ZooModel {
         }
     }
 
+    /// Replaces the `classifier` with a freshly initialised one of the same inputs and `classes`
+    /// outputs; stops with a message for a VGG without the top.
     public func replaceHead(classes: Int) {
         ensure(classes >= 1, "replaceHead: \(classes) classes")
         guard let old = classifier else { fatalError("VGG.replaceHead: this VGG has no top; build it with includeTop: true") }
         classifier = Dense(old.inputs, classes)
         config.classes = classes
     }
+    /// The configuration that rebuilds this model: `.vgg(config)`.
     public var configuration: ModelConfiguration { .vgg(config) }
 
+    /// keras.applications names: `block{b}_conv{c}` (and `block{b}_bn{c}`), `fc1`, `fc2`, and
+    /// `predictions` for the `classifier`.
     public func layerName(forModuleKey key: String) -> String {
         key == "classifier" ? "predictions" : defaultLayerName(forModuleKey: key)
     }
 
+    /// The logits [n, classes] with the top: the blocks, flattening (or global pooling), each fc
+    /// layer with ReLU and dropout, the classifier. Without it the (pooled) feature map.
     public override func forward(_ x: Variable) -> Variable {
         var h = blocks.reduce(x) { $1($0) }
         guard let classifier else {

@@ -22,6 +22,9 @@ struct Augment: ParsableCommand {
         try within("--size", size, Limits.previewSide)
     }
 
+    @OptionGroup var logging: LoggingOptions
+
+
     func run() throws {
         let augmentation = try Augmentation(spec: pipeline)
         try augmentation.check(trainingSize: size)

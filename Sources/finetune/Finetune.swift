@@ -15,6 +15,7 @@ struct Finetune: ParsableCommand {
         // Line-buffered even into a pipe or a file: `| tee` shows each line as it comes, and a
         // Ctrl-C loses nothing already printed.
         setvbuf(stdout, nil, _IOLBF, 0)
+        LoggingSystem.bootstrap { TerminalLogHandler(label: $0) }
         main(nil)
     }
 }
@@ -29,6 +30,9 @@ struct Summary: ParsableCommand {
     var classes: Int?
 
     func validate() throws { try within("--classes", classes, Limits.classes) }
+
+    @OptionGroup var logging: LoggingOptions
+
 
     func run() throws {
         let entry = try Architectures.entry(base)
@@ -45,6 +49,8 @@ struct ZooCommand: ParsableCommand {
 
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List the pretrained models, then the architectures.")
+        @OptionGroup var logging: LoggingOptions
+
         func run() throws {
             let entries = ZooDirectory.manifest?.entries ?? []
             print("pretrained (\(ZooDirectory.path)); `--base NAME`, or the family: resnet, vgg, lenet:")
@@ -67,6 +73,8 @@ struct ZooCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Show an architecture's (or a weight file's) stages, shapes, parameters, preprocessing and provenance.")
         @Argument(help: "An architecture name, or a Graft weight file (.h5).") var name: String
+        @OptionGroup var logging: LoggingOptions
+
         func run() throws {
             let model: any ZooModel, title: String, preprocessing: Preprocessing, provenance: String
             let zooEntry = ZooDirectory.manifest?.entry(name)
@@ -110,6 +118,8 @@ struct ZooCommand: ParsableCommand {
             discussion: "Checked as Keras (MD5) and torch.hub (SHA-256 prefix) check them; written to GRAFT_HOME (default ~/.cache/graft). A failed or interrupted download keeps nothing.")
         @Argument(help: "The entry: \(ImageNetWeights.catalogue.map(\.name).joined(separator: ", ")).") var name: String
         @Flag(help: "Download again even when the converted file is there.") var force = false
+        @OptionGroup var logging: LoggingOptions
+
         func run() throws {
             guard let entry = ImageNetWeights.entry(name) else {
                 throw ValidationError("no ImageNet entry \(name); choose one of \(ImageNetWeights.catalogue.map(\.name).joined(separator: ", "))")
@@ -139,6 +149,8 @@ struct ZooCommand: ParsableCommand {
         @Option(help: "Number of classes.") var classes: Int?
         @Option(help: "Where to write the weight file.") var out: String
         func validate() throws { try within("--classes", classes, Limits.classes) }
+        @OptionGroup var logging: LoggingOptions
+
         func run() throws {
             let entry = try Architectures.entry(name)
             Random.seed(seed)
@@ -156,6 +168,8 @@ struct ZooCommand: ParsableCommand {
         @Option(help: "The zoo architecture (needed for files without Graft metadata).") var arch: String?
         @Option(help: "HDF5 file with a float dataset 'input' [n, h, w, c].") var input: String
         @Option(help: "Where to write the logits (HDF5, dataset 'logits').") var out: String
+        @OptionGroup var logging: LoggingOptions
+
         func run() throws {
             let archive = try WeightArchive.read(model)
             let configuration: ModelConfiguration

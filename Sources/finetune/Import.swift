@@ -29,6 +29,9 @@ struct Import: ParsableCommand {
         try within("--size", size, Limits.imageSide)
     }
 
+    @OptionGroup var logging: LoggingOptions
+
+
     func run() throws {
         guard !FileManager.default.fileExists(atPath: out) || out != file else {
             throw ValidationError("--out must differ from the input file")

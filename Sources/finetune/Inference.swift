@@ -9,6 +9,9 @@ struct Evaluate: ParsableCommand {
     @Option(help: "An image folder, one sub-folder per class.") var data: String
     @OptionGroup var decoding: DecodingOptions
 
+    @OptionGroup var logging: LoggingOptions
+
+
     func run() throws {
         for file in model { if let warning = RunFolder.incompleteWarning(for: file) { warn(warning) } }
         let folder = try ImageFolder(data, decoder: decoding.decoder)
@@ -33,7 +36,7 @@ struct Evaluate: ParsableCommand {
         for (name, row) in zip(folder.classNames, result.confusion) {
             print("  " + name.padding(toLength: 16, withPad: " ", startingAt: 0) + row.map { String(format: "%6d", $0) }.joined())
         }
-        for (path, reason) in loader.failures.prefix(5) { warn("warning: skipped \(path): \(reason)") }
+        for (path, reason) in loader.failures.prefix(5) { warn("skipped \(path): \(reason)") }
     }
 }
 
@@ -52,6 +55,9 @@ struct Predict: ParsableCommand {
         try within("--top", top, Limits.top)
         guard !images.isEmpty else { throw ValidationError("name at least one image to classify") }
     }
+
+    @OptionGroup var logging: LoggingOptions
+
 
     func run() throws {
         for file in model { if let warning = RunFolder.incompleteWarning(for: file) { warn(warning) } }
@@ -73,7 +79,7 @@ struct Predict: ParsableCommand {
                 }
             } catch {
                 if json { print(jsonLine(["image": path, "error": "\(error)"])) }
-                warn("error: \(error)")
+                Logger.graft.error("\(error)")
                 failed += 1
             }
         }
@@ -104,6 +110,9 @@ struct Extract: ParsableCommand {
 
     func validate() throws { try within("--size", size, Limits.imageSide) }
 
+    @OptionGroup var logging: LoggingOptions
+
+
     func run() throws {
         let (network, preprocessing) = try loadNetwork()
         let extractor = try FeatureExtractor(model: network, stage: layer,
@@ -126,7 +135,7 @@ struct Extract: ParsableCommand {
             try file.writeStrings([WeightFile.contentHash(of: network)], name: "weights_content_hash", scalar: true)
         }
         print("wrote \(out): features \(features.shape) from \(layer), \(labels.count) images, \(folder.classNames.count) classes")
-        for (path, reason) in loader.failures { warn("warning: skipped \(path): \(reason)") }
+        for (path, reason) in loader.failures { warn("skipped \(path): \(reason)") }
     }
 
     private func loadNetwork() throws -> (any ZooModel, Preprocessing) {
@@ -160,6 +169,9 @@ struct Explain: ParsableCommand {
     @Argument(help: "PNG or JPEG images.") var images: [String]
     @OptionGroup var decoding: DecodingOptions
 
+    @OptionGroup var logging: LoggingOptions
+
+
     func run() throws {
         let trained = try TrainedModel(contentsOf: model)
         let p = trained.preprocessing
@@ -191,7 +203,7 @@ struct Explain: ParsableCommand {
                         .writePNG(to: "\(out)/\(name)-\(featureMaps).png")
                 }
             } catch {
-                warn("error: \(error)")
+                Logger.graft.error("\(error)")
                 failed += 1
             }
         }

@@ -94,6 +94,7 @@ struct TrainingOptions: ParsableArguments {
         name: .customLong("balance-classes"), help: "Weigh the loss by class weights computed from the folder counts.")
     var balanceClasses = false
     @OptionGroup var decoding: DecodingOptions
+    @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
         guard FineTuneOptions.parseFreeze(freeze) != nil else {
@@ -168,7 +169,7 @@ struct Train: ParsableCommand {
     func run() throws {
         Interrupts.install()
         do {
-            _ = try FineTune.run(training.options)
+            print(try FineTune.run(training.options).summaryLine)
         } catch let error as FineTuneError {
             if case .interrupted = error {
                 warn("\(error)")
@@ -185,10 +186,13 @@ struct Resume: ParsableCommand {
 
     @Argument(help: "The run folder (e.g. runs/resnet18-freeze3-seed0).") var folder: String
 
+    @OptionGroup var logging: LoggingOptions
+
+
     func run() throws {
         Interrupts.install()
         do {
-            _ = try FineTune.resume(folder)
+            print(try FineTune.resume(folder).summaryLine)
         } catch let error as FineTuneError {
             if case .interrupted = error {
                 warn("\(error)")
@@ -213,7 +217,7 @@ struct Sanity: ParsableCommand {
     }
 
     func run() throws {
-        let result = try SanityCheck.run(training.options, images: images, maxSteps: maxSteps) { warn($0) }
+        let result = try SanityCheck.run(training.options, images: images, maxSteps: maxSteps)
         print(result.description)
         if !result.reached { throw ExitCode(1) }
     }
@@ -232,10 +236,9 @@ struct LRFind: ParsableCommand {
     func validate() throws { try within("--steps", steps, 10...10_000) }
 
     func run() throws {
-        let say: (String) -> Void = { warn($0) }
         let plan = try FineTune.resolve(training.options)
-        let data = try FineTune.loadData(plan, say: say)
-        let model = try FineTune.buildModel(plan, data: data, say: say)
+        let data = try FineTune.loadData(plan, )
+        let model = try FineTune.buildModel(plan, data: data, )
         let loaders = FineTune.loaders(plan, data: data, model: model)
         let found = try FineTune.findLearningRate(plan, data: data, model: model, loaders: loaders,
                                                   finder: LearningRateFinder(steps: steps))
@@ -261,6 +264,9 @@ struct Pretrain: ParsableCommand {
     @Option(help: "The zoo folder.") var zoo = "zoo"
     @Option(help: "Where the run folder goes (default runs/pretrain).") var runs: String?
     @Option(name: .customLong("from-run"), help: "Only make the zoo files, from this finished run folder of the recipe.") var fromRun: String?
+
+    @OptionGroup var logging: LoggingOptions
+
 
     func run() throws {
         Interrupts.install()
@@ -294,14 +300,13 @@ struct Probe: ParsableCommand {
     @OptionGroup var training: TrainingOptions
 
     func run() throws {
-        let say: (String) -> Void = { warn($0) }
         var options = training.options
         options.freeze = .stages(0)
         let plan = try FineTune.resolve(options)
-        let data = try FineTune.loadData(plan, say: say)
-        let model = try FineTune.buildModel(plan, data: data, say: say)
+        let data = try FineTune.loadData(plan, )
+        let model = try FineTune.buildModel(plan, data: data, )
         let results = try StageProbe.run(model: model, loaders: FineTune.loaders(plan, data: data, model: model),
-                                         seed: options.seed, say: { _ in })
+                                         seed: options.seed, log: .silent)
         print("stage  name          features  validation accuracy  L2")
         for r in results {
             print(String(format: "%5d  %@ %8d  %18.1f%%  %g", r.stage, r.name.padding(toLength: 12, withPad: " ", startingAt: 0),
@@ -339,7 +344,7 @@ struct Tune: ParsableCommand {
             guard !values.isEmpty else { throw ValidationError("--tune-freeze takes stage counts like 2,3,4, not '\(tuneFreeze)'") }
             ranges.freeze = values
         }
-        let ranked = try Tuning.run(training.options, trials: trials, ranges: ranges, folder: out) { print($0) }
+        let ranked = try Tuning.run(training.options, trials: trials, ranges: ranges, folder: out)
         print("best: " + String(format: "lr %.3g, weight decay %.3g%@: validation accuracy %.1f%% (%@)", Double(ranked[0].learningRate),
                                 Double(ranked[0].weightDecay), ranked[0].freeze.map { ", --freeze \($0)" } ?? "",
                                 ranked[0].validationAccuracy * 100, ranked[0].runFolder))

@@ -19,7 +19,22 @@ struct DecodingOptions: ParsableArguments {
     var decoder: ImageDecoder { ImageDecoder(maxPixels: maxPixels ?? ImageDecoder.defaultMaxPixels) }
 }
 
-/// Prints to standard error (messages and warnings; results go to standard output).
+/// A warning through the library's logger (standard error; results go to standard output).
 func warn(_ message: String) {
-    FileHandle.standardError.write(Data((message + "\n").utf8))
+    Logger.graft.warning("\(message)")
+}
+
+/// `--quiet` / `--verbose`, on every subcommand: the level of the messages printed to standard
+/// error (results on standard output are not affected).
+struct LoggingOptions: ParsableArguments {
+    @Flag(name: .shortAndLong, help: "Print only warnings and errors (no progress, no notes).")
+    var quiet = false
+
+    @Flag(name: .shortAndLong, help: "Print debug messages too.")
+    var verbose = false
+
+    func validate() throws {
+        if quiet && verbose { throw ValidationError("--quiet and --verbose contradict each other; pass one") }
+        TerminalLogHandler.level = quiet ? .warning : verbose ? .debug : .info
+    }
 }

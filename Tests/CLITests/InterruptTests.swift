@@ -11,7 +11,8 @@ final class InterruptTests: XCTestCase {
     override func setUpWithError() throws { temporary = try TemporaryDirectory("interrupt") }
     override func tearDownWithError() throws { temporary.remove() }
 
-    /// Starts a run on the demo data and sends `signals` SIGINTs once epoch 1 is printed.
+    /// Starts a run on the demo data and sends `signals` SIGINTs once epoch 1 is logged (on
+    /// standard error, with the other messages).
     private func interruptedRun(base: String, signals: Int) throws -> (status: Int32, stderr: String, run: String) {
         let process = Process()
         process.executableURL = FinetuneBinary.url
@@ -23,7 +24,7 @@ final class InterruptTests: XCTestCase {
         try process.run()
         var text = ""
         while !text.contains("epoch  1/8") {
-            let chunk = out.fileHandleForReading.availableData
+            let chunk = err.fileHandleForReading.availableData
             if chunk.isEmpty { break }
             text += String(decoding: chunk, as: UTF8.self)
         }
@@ -31,7 +32,7 @@ final class InterruptTests: XCTestCase {
             if n > 0 { usleep(100_000) }  // pending signals of one kind merge: let the first arrive
             kill(process.processIdentifier, SIGINT)
         }
-        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let stderr = text + String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         let run = temporary.path(
             "runs/" + (try FileManager.default.contentsOfDirectory(atPath: temporary.path("runs"))[0]))
@@ -49,8 +50,10 @@ final class InterruptTests: XCTestCase {
         XCTAssertNotNil(try TrainedModel(contentsOf: run + "/model.h5"), "the best model so far")
         let resumed = try FinetuneBinary.run(["resume", run])
         XCTAssertEqual(resumed.status, 0, resumed.stderr)
-        XCTAssertTrue(resumed.stdout.contains("resuming \(run) after epoch \(checkpoint.epoch) of 8"), resumed.stdout)
-        XCTAssertTrue(resumed.stdout.contains("epoch  8/8"), resumed.stdout)
+        XCTAssertTrue(resumed.stderr.contains("resuming \(run) after epoch \(checkpoint.epoch) of 8"), resumed.stderr)
+        XCTAssertTrue(resumed.stderr.contains("epoch  8/8"), resumed.stderr)
+        XCTAssertTrue(
+            resumed.stdout.hasPrefix("validation accuracy "), "the result on standard output: " + resumed.stdout)
         XCTAssertEqual(RunFolder.status(of: run)?.state, .finished)
     }
 

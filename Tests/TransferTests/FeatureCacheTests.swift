@@ -26,15 +26,15 @@ final class FeatureCacheTests: XCTestCase {
     /// loader drawing the same K views.
     private func history(cached: Bool, float16: Bool = false) throws -> [EpochRecord] {
         let plan = try FineTune.resolve(options(views: cached ? 2 : 0, float16: float16))
-        let data = try FineTune.loadData(plan) { _ in }
-        let model = try FineTune.buildModel(plan, data: data) { _ in }
+        let data = try FineTune.loadData(plan, log: .silent)
+        let model = try FineTune.buildModel(plan, data: data, log: .silent)
         let loaders = FineTune.loaders(plan, data: data, model: model)
         let run = temporary.path(cached ? "cached" : "uncached")
         try FileManager.default.createDirectory(atPath: run, withIntermediateDirectories: true)
-        let cache = try FineTune.featureCache(plan, model: model, loaders: loaders, runFolder: run) { _ in }
+        let cache = try FineTune.featureCache(plan, model: model, loaders: loaders, runFolder: run, log: .silent)
         XCTAssertEqual(cache != nil, cached)
         if !cached { loaders.train.views = 2 }
-        let trainer = FineTune.makeTrainer(plan, data: data, model: model, loaders: loaders, runFolder: run, cache: cache) { _ in }
+        let trainer = FineTune.makeTrainer(plan, data: data, model: model, loaders: loaders, runFolder: run, cache: cache, log: .silent)
         return try trainer.fit(train: cache?.train ?? loaders.train, validation: cache?.validation ?? loaders.validation, epochs: 4)
     }
 
@@ -55,28 +55,28 @@ final class FeatureCacheTests: XCTestCase {
 
     /// The cache is on when it applies (and says so), off when it cannot be (and says why).
     func testTheCacheAnnouncesItselfAndRefusesWhatItCannotDo() throws {
-        var lines: [String] = []
-        let result = try FineTune.run(options(views: nil)) { lines.append($0) }
-        XCTAssertTrue(lines.contains { $0.hasPrefix("feature cache: the frozen stem, stage1 run once per image and view (4 augmented views") },
-                      lines.joined(separator: "\n"))
+        let lines = LogLines()
+        let result = try FineTune.run(options(views: nil), log: lines.logger)
+        XCTAssertTrue(lines.all.contains { $0.hasPrefix("feature cache: the frozen stem, stage1 run once per image and view (4 augmented views") },
+                      lines.all.joined(separator: "\n"))
         XCTAssertTrue(try String(contentsOfFile: result.runFolder + "/summary.txt", encoding: .utf8).contains("feature cache: saved about"))
 
         var o = options(views: 2)
         o.batchNorm = .train
-        lines = []
-        _ = try FineTune.run(o) { lines.append($0) }
-        XCTAssertTrue(lines.contains { $0.contains("cannot cache the frozen stages (--bn train") }, lines.joined(separator: "\n"))
+        lines.removeAll()
+        _ = try FineTune.run(o, log: lines.logger)
+        XCTAssertTrue(lines.all.contains { $0.contains("cannot cache the frozen stages (--bn train") }, lines.all.joined(separator: "\n"))
 
         o = options(views: 2)
         o.cacheMemoryMB = 0
-        XCTAssertThrowsError(try FineTune.run(o) { _ in }) { XCTAssertTrue("\($0)".contains("cannot hold even one batch"), "\($0)") }
+        XCTAssertThrowsError(try FineTune.run(o, log: .silent)) { XCTAssertTrue("\($0)".contains("cannot hold even one batch"), "\($0)") }
     }
 
     /// Beyond the memory budget the cache lives in a spill file in the run folder, removed at the end.
     func testTheCacheSpillsToAFileBeyondItsBudget() throws {
         let plan = try FineTune.resolve(options(views: 2))
-        let data = try FineTune.loadData(plan) { _ in }
-        let model = try FineTune.buildModel(plan, data: data) { _ in }
+        let data = try FineTune.loadData(plan, log: .silent)
+        let model = try FineTune.buildModel(plan, data: data, log: .silent)
         let loaders = FineTune.loaders(plan, data: data, model: model)
         let spill = temporary.path("spill.bin")
         var cache: FeatureCache? = try FeatureCache(model: model.network, stages: 2, indices: loaders.train.indices, imageShape: [16, 16, 3],

@@ -58,8 +58,8 @@ final class FineTuneRecipeTests: XCTestCase {
         o.warmupEpochs = 1
         o.schedule = .plateau
         o.weightDecay = 1e-4
-        let whole = try FineTune.run(o) { _ in }
-        XCTAssertThrowsError(try FineTune.run(o, callbacks: [StopAt(epoch: 3, batch: 2)]) { _ in }) { error in
+        let whole = try FineTune.run(o, log: .silent)
+        XCTAssertThrowsError(try FineTune.run(o, callbacks: [StopAt(epoch: 3, batch: 2)], log: .silent)) { error in
             XCTAssertTrue("\(error)".contains("finetune resume"), "\(error)")
         }
         let stopped = try FileManager.default.contentsOfDirectory(atPath: temporary.url.path).filter {
@@ -70,7 +70,7 @@ final class FineTuneRecipeTests: XCTestCase {
         XCTAssertEqual(
             try TrainingCheckpoint.read(run + "/checkpoint.h5").epoch, 2, "the checkpoint holds the last whole epoch")
         XCTAssertNotNil(RunFolder.incompleteWarning(for: run + "/model.h5"))
-        let resumed = try FineTune.resume(run) { _ in }
+        let resumed = try FineTune.resume(run, log: .silent)
         let timeless = { (h: [EpochRecord]) in
             h.map { r -> EpochRecord in
                 var r = r
@@ -83,7 +83,7 @@ final class FineTuneRecipeTests: XCTestCase {
         XCTAssertEqual(try weights(run), try weights(whole.runFolder))
         XCTAssertEqual(RunFolder.status(of: run)?.state, .finished)
         XCTAssertNil(RunFolder.incompleteWarning(for: run + "/model.h5"))
-        XCTAssertThrowsError(try FineTune.resume(run) { _ in }) {
+        XCTAssertThrowsError(try FineTune.resume(run, log: .silent)) {
             XCTAssertTrue("\($0)".contains("already finished"), "\($0)")
         }
     }
@@ -92,7 +92,7 @@ final class FineTuneRecipeTests: XCTestCase {
     func testAFarTooHighLearningRateStopsWithAdviceAndTheBestWeights() throws {
         var o = options(epochs: 5)
         o.learningRate = 1e6
-        XCTAssertThrowsError(try FineTune.run(o) { _ in }) { error in
+        XCTAssertThrowsError(try FineTune.run(o, log: .silent)) { error in
             let text = "\(error)"
             XCTAssertTrue(text.contains("probably too high") && text.contains("--lr 1e+05"), text)
         }
@@ -124,7 +124,7 @@ final class FineTuneRecipeTests: XCTestCase {
             o.weights = file
             o.freeze = .stages(2)
             o.batchNorm = policy
-            return try weights(try FineTune.run(o) { _ in }.runFolder)
+            return try weights(try FineTune.run(o, log: .silent).runFolder)
         }
         let frozen = try run(.frozen, epochs: 2)
         XCTAssertEqual(
@@ -163,7 +163,7 @@ final class FineTuneRecipeTests: XCTestCase {
             if c.epoch == 1 { afterPhaseOne = Snapshot(c.model).named }
             phases.append(c.record?.phase)
         }
-        let result = try FineTune.run(o, callbacks: [probe]) { _ in }
+        let result = try FineTune.run(o, callbacks: [probe], log: .silent)
         let head = { (named: [String: Tensor]) in named.filter { $0.key.hasPrefix("fc.") } }
         let body = { (named: [String: Tensor]) in
             named.filter { !$0.key.hasPrefix("fc.") && !$0.key.contains("running") }
@@ -193,7 +193,7 @@ final class FineTuneRecipeTests: XCTestCase {
                 softTargets = softTargets || c.softTargets != nil
                 clippedNorm = c.trainer.callback(ClipGradients.self)?.lastNorm
             }
-            let result = try FineTune.run(o, callbacks: [probe]) { _ in }
+            let result = try FineTune.run(o, callbacks: [probe], log: .silent)
             XCTAssertTrue(kinds.contains("ClipGradients") && kinds.contains("BatchMixing"), "\(kinds)")
             XCTAssertTrue(softTargets, "the batch was mixed")
             XCTAssertNotNil(clippedNorm)
@@ -211,8 +211,8 @@ final class FineTuneRecipeTests: XCTestCase {
         defer { Threads.count = saved }
         for threads in [1, 2] {
             Threads.count = threads
-            let a = try FineTune.run(options(epochs: 1)) { _ in }
-            let b = try FineTune.run(options(epochs: 1)) { _ in }
+            let a = try FineTune.run(options(epochs: 1), log: .silent)
+            let b = try FineTune.run(options(epochs: 1), log: .silent)
             XCTAssertEqual(try weights(a.runFolder), try weights(b.runFolder), "\(threads) thread(s)")
         }
     }
@@ -225,7 +225,7 @@ final class FineTuneRecipeTests: XCTestCase {
             o.imageSize = nil
             o.optimizer = kind
             o.schedule = schedules[index % schedules.count]
-            let result = try FineTune.run(o) { _ in }
+            let result = try FineTune.run(o, log: .silent)
             XCTAssertEqual(result.history.count, 1, "\(kind)")
         }
     }

@@ -14,11 +14,11 @@ final class RecipeCheckTests: XCTestCase {
         var options = FineTuneOptions(base: "lenet5", freeze: .stages(0))
         options.demo = .shapes
         options.demoImagesPerClass = 12
-        let ok = try SanityCheck.run(options, images: 20, maxSteps: 100) { _ in }
+        let ok = try SanityCheck.run(options, images: 20, maxSteps: 100, log: .silent)
         XCTAssertTrue(ok.reached, ok.description)
         XCTAssertEqual(ok.images, 20)
         options.learningRate = 1e-9  // nothing moves
-        let stuck = try SanityCheck.run(options, images: 20, maxSteps: 20) { _ in }
+        let stuck = try SanityCheck.run(options, images: 20, maxSteps: 20, log: .silent)
         XCTAssertFalse(stuck.reached)
         XCTAssertTrue(stuck.description.contains("FAILED"), stuck.description)
     }
@@ -54,9 +54,9 @@ final class RecipeCheckTests: XCTestCase {
         defer { temporary.remove() }
         var o = demoOptions("lenet5", in: temporary, epochs: 1, imagesPerClass: 8)
         o.autoLearningRate = true
-        var lines: [String] = []
-        let result = try FineTune.run(o) { lines.append($0) }
-        XCTAssertTrue(lines.contains { $0.hasPrefix("--lr auto: the learning-rate finder suggests") }, lines.joined(separator: "\n"))
+        let lines = LogLines()
+        let result = try FineTune.run(o, log: lines.logger)
+        XCTAssertTrue(lines.all.contains { $0.hasPrefix("--lr auto: the learning-rate finder suggests") }, lines.all.joined(separator: "\n"))
         let saved = try JSONDecoder().decode(FineTuneOptions.self, from: Data(contentsOf: URL(fileURLWithPath: result.runFolder + "/options.json")))
         XCTAssertFalse(saved.autoLearningRate, "the run records the rate it used, so a resume trains at it")
         XCTAssertNotEqual(saved.learningRate, o.learningRate)
@@ -81,10 +81,10 @@ final class StageProbeTests: XCTestCase {
         defer { temporary.remove() }
         var o = demoOptions("resnet20", in: temporary, freeze: .auto, epochs: 1, imagesPerClass: 8, size: 16)
         o.batchSize = 8
-        var lines: [String] = []
-        let result = try FineTune.run(o) { lines.append($0) }
-        XCTAssertEqual(lines.filter { $0.hasPrefix("probe: after stage") }.count, 4, lines.joined(separator: "\n"))
-        XCTAssertTrue(lines.contains { $0.hasPrefix("--freeze auto: ") })
+        let lines = LogLines()
+        let result = try FineTune.run(o, log: lines.logger)
+        XCTAssertEqual(lines.all.filter { $0.hasPrefix("probe: after stage") }.count, 4, lines.all.joined(separator: "\n"))
+        XCTAssertTrue(lines.all.contains { $0.hasPrefix("--freeze auto: ") })
         XCTAssertFalse(result.runFolder.contains("freezeauto"))
     }
 }
@@ -96,9 +96,9 @@ final class EnsembleTests: XCTestCase {
         let temporary = try TemporaryDirectory("ensemble")
         defer { temporary.remove() }
         var o = demoOptions("lenet5", in: temporary, epochs: 1, imagesPerClass: 6)
-        let a = try FineTune.run(o) { _ in }.runFolder + "/model.h5"
+        let a = try FineTune.run(o, log: .silent).runFolder + "/model.h5"
         o.seed = 1
-        let b = try FineTune.run(o) { _ in }.runFolder + "/model.h5"
+        let b = try FineTune.run(o, log: .silent).runFolder + "/model.h5"
         let image = DemoShapes.make(perClass: 1, size: 32, seed: 5).images[0]
         let file = temporary.path("x.png")
         try image.writePNG(to: file)
@@ -124,19 +124,19 @@ final class TuningTests: XCTestCase {
         defer { temporary.remove() }
         var o = demoOptions("lenet5", in: temporary, epochs: 1, imagesPerClass: 6)
         o.patience = 1
-        var lines: [String] = []
-        let ranked = try Tuning.run(o, trials: 6, folder: temporary.path("search")) { lines.append($0) }
+        let lines = LogLines()
+        let ranked = try Tuning.run(o, trials: 6, folder: temporary.path("search"), log: lines.logger)
         XCTAssertEqual(ranked.count, 6)
         XCTAssertTrue(ranked.allSatisfy { (1e-4...1e-2).contains($0.learningRate) && (1e-6...1e-2).contains($0.weightDecay) })
         XCTAssertTrue(zip(ranked, ranked.dropFirst()).allSatisfy { $0.validationAccuracy >= $1.validationAccuracy })
-        XCTAssertTrue(lines.contains { $0.hasPrefix("narrowing to the best third") }, lines.joined(separator: "\n"))
+        XCTAssertTrue(lines.all.contains { $0.hasPrefix("narrowing to the best third") }, lines.all.joined(separator: "\n"))
         let narrowed = ranked.filter { $0.number > 3 }
         let firstThird = ranked.filter { $0.number <= 3 }.prefix(1)
         let lr = firstThird.map(\.learningRate).min()!
         XCTAssertTrue(narrowed.allSatisfy { $0.learningRate >= lr / 2 * 0.999 && $0.learningRate <= lr * 2 * 1.001 })
         for file in ["tune.json", "tune.md", "tune.png"] { XCTAssertTrue(FileManager.default.fileExists(atPath: temporary.path("search/" + file)), file) }
         XCTAssertEqual(try Tuning.keep(ranked, count: 2, folder: temporary.path("search")).count, 2)
-        let again = try Tuning.run(o, trials: 6, folder: temporary.path("again")) { _ in }
+        let again = try Tuning.run(o, trials: 6, folder: temporary.path("again"), log: .silent)
         XCTAssertEqual(again.map(\.learningRate), ranked.map(\.learningRate), "seeded")
     }
 }

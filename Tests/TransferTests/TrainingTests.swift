@@ -125,8 +125,8 @@ final class FineTuneRunTests: XCTestCase {
         let temporary = try TemporaryDirectory("runs")
         defer { temporary.remove() }
         let options = demoOptions("resnet20", in: temporary, freeze: .stages(2), epochs: 2, imagesPerClass: 10, size: 16)
-        var lines: [String] = []
-        let result = try FineTune.run(options) { lines.append($0) }
+        let lines = LogLines()
+        let result = try FineTune.run(options, log: lines.logger)
         for file in ["model.h5", "log.jsonl", "split.json", "augmentation.png", "augmentation.json", "summary.txt",
                      "loss.png", "accuracy.png", "confusion.png"] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: result.runFolder + "/" + file), file)
@@ -135,8 +135,8 @@ final class FineTuneRunTests: XCTestCase {
         let archive = try WeightArchive.read(result.runFolder + "/model.h5")
         XCTAssertEqual(archive.metadata?.classNames, DemoShapes.classNames)
         XCTAssertTrue(archive.metadata!.provenance.contains("validation_accuracy"))
-        XCTAssertTrue(lines.contains { $0.hasPrefix("epoch  2/2") }, "one line per epoch")
-        let again = try FineTune.run(options) { _ in }
+        XCTAssertTrue(lines.all.contains { $0.hasPrefix("epoch  2/2") }, "one line per epoch")
+        let again = try FineTune.run(options, log: .silent)
         XCTAssertNotEqual(again.runFolder, result.runFolder)
         XCTAssertTrue(again.runFolder.hasSuffix("-2"))
     }
@@ -179,7 +179,7 @@ final class InferenceTests: XCTestCase {
         let temporary = try TemporaryDirectory("trained")
         defer { temporary.remove() }
         let options = demoOptions("lenet5", in: temporary)
-        let run = try FineTune.run(options) { _ in }
+        let run = try FineTune.run(options, log: .silent)
         let trained = try TrainedModel(contentsOf: run.runFolder + "/model.h5")
         XCTAssertEqual(trained.classNames, DemoShapes.classNames)
         let p = trained.probabilities(DemoShapes.make(perClass: 1, size: 40, seed: 9).images)
@@ -194,10 +194,10 @@ final class FineTuneInputTests: XCTestCase {
         defer { temporary.remove() }
         var o = demoOptions("lenet5", in: temporary)
         o.imageSize = 64
-        XCTAssertThrowsError(try FineTune.run(o) { _ in }) { XCTAssertTrue("\($0)".contains("takes 32x32 images only"), "\($0)") }
+        XCTAssertThrowsError(try FineTune.run(o, log: .silent)) { XCTAssertTrue("\($0)".contains("takes 32x32 images only"), "\($0)") }
         o = demoOptions("resnet20", in: temporary)
         o.freeze = .stages(9)
-        XCTAssertThrowsError(try FineTune.run(o) { _ in }) { XCTAssertTrue("\($0)".contains("has 4 stages; use 0...4"), "\($0)") }
+        XCTAssertThrowsError(try FineTune.run(o, log: .silent)) { XCTAssertTrue("\($0)".contains("has 4 stages; use 0...4"), "\($0)") }
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: temporary.url.path), [], "no run folder for a refused request")
     }
 
@@ -209,7 +209,7 @@ final class FineTuneInputTests: XCTestCase {
         o.imageSize = 16
         o.epochs = 3  // one step per epoch here: the second forward pass sees the exploded weights
         o.learningRate = 1e30
-        XCTAssertThrowsError(try FineTune.run(o) { _ in }) { error in
+        XCTAssertThrowsError(try FineTune.run(o, log: .silent)) { error in
             let text = "\(error)"
             XCTAssertTrue(text.contains("the run diverges") || text.contains("NaN or infinite"), text)
             XCTAssertTrue(text.contains("model of the best epoch was saved to") && text.contains("model.h5"), text)
@@ -232,9 +232,9 @@ final class FineTuneInputTests: XCTestCase {
         var o = demoOptions("resnet20", in: temporary)
         o.weights = temporary.path("bgr.h5")
         o.imageSize = 16
-        var lines: [String] = []
-        let run = try FineTune.run(o) { lines.append($0) }
-        XCTAssertTrue(lines.contains { $0.contains("was trained with BGR") }, lines.joined(separator: "\n"))
+        let lines = LogLines()
+        let run = try FineTune.run(o, log: lines.logger)
+        XCTAssertTrue(lines.all.contains { $0.contains("was trained with BGR") }, lines.all.joined(separator: "\n"))
         let stored = try WeightArchive.read(run.runFolder + "/model.h5").metadata!.preprocessing!
         XCTAssertEqual([stored.channelOrder], ["BGR"])
         XCTAssertEqual(stored.mean, bgr.mean)

@@ -9,15 +9,20 @@ import Layers
 /// error says the learning rate is probably too high and what to try; early stopping then
 /// restores the best weights, which the caller saves.
 public final class DivergenceGuard: CheckpointableCallback {
+    /// How many times the first batch's loss (at least 0.5) the smoothed loss may reach before the run
+    /// counts as diverging.
     public let factor: Float
+    /// The first batch's loss (before any update); nil until the first batch of a fresh fit.
     public private(set) var initialLoss: Float?
     private var average: Float?
     private var watched: [(key: String, parameter: Parameter)] = []
 
+    /// A guard that stops training once the smoothed loss exceeds `factor` times the first batch's.
     public init(factor: Float = 3) {
         self.factor = factor
     }
 
+    /// Watches the trainable parameters and, unless resuming, forgets the first loss and the average.
     public func fitBegan(_ context: TrainingContext) throws {
         watched = context.model.trainableParameters
         if !context.isResuming {
@@ -26,10 +31,13 @@ public final class DivergenceGuard: CheckpointableCallback {
         }
     }
 
+    /// Watches the parameters trainable now (a two-phase fine-tune unfreezes more).
     public func epochBegan(_ context: TrainingContext) throws {
         watched = context.model.trainableParameters  // a two-phase fine-tune unfreezes more
     }
 
+    /// Checks the batch's loss.
+    /// - Throws: `TrainingError.nonFiniteLoss` (naming the first failing op) or `.lossExploded`.
     public func afterBackward(_ context: TrainingContext) throws {
         let loss = context.loss
         guard loss.isFinite else {
@@ -64,6 +72,8 @@ public final class DivergenceGuard: CheckpointableCallback {
         context.optimizer.groups.first?.learningRate ?? context.learningRate
     }
 
+    /// Checks the watched parameters after the step.
+    /// - Throws: `TrainingError.nonFiniteWeights` naming the first parameter with NaN or infinite values.
     public func batchEnded(_ context: TrainingContext) throws {
         if let bad = watched.first(where: { $0.parameter.value.hasNonFinite }) {
             throw TrainingError.nonFiniteWeights(
@@ -72,6 +82,7 @@ public final class DivergenceGuard: CheckpointableCallback {
         }
     }
 
+    /// The state's name in checkpoints: `divergence_guard`.
     public var checkpointName: String { "divergence_guard" }
 
     private struct State: Codable {
@@ -79,10 +90,12 @@ public final class DivergenceGuard: CheckpointableCallback {
         var average: Float?
     }
 
+    /// The first loss and the running average, as JSON.
     public func checkpointState() throws -> CallbackState {
         try CallbackState(State(initialLoss: initialLoss, average: average))
     }
 
+    /// Puts back the first loss and the running average.
     public func restore(_ state: CallbackState) throws {
         let saved = try state.decode(State.self)
         initialLoss = saved.initialLoss

@@ -6,7 +6,9 @@ import Layers
 /// better; accuracy: higher), improving by more than `minDelta`; without a validation split,
 /// the training loss. A NaN epoch is never the best.
 public enum Monitor: String, Codable, Sendable, CaseIterable {
+    /// The validation loss, lower is better (`val_loss`; the default).
     case validationLoss = "val_loss"
+    /// The validation accuracy, higher is better (`val_accuracy`).
     case validationAccuracy = "val_accuracy"
 
     /// Higher is better.
@@ -26,15 +28,22 @@ public enum Monitor: String, Codable, Sendable, CaseIterable {
 /// finished, the weights training started from. `reset()` forgets everything, for the second
 /// phase of a fine-tune (keras#13488): no state leaks from one phase (or fit) to the next.
 public final class EarlyStopping: CheckpointableCallback {
+    /// The figure that decides the best epoch.
     public let monitor: Monitor
+    /// Epochs without improvement before stopping (at least 1); nil never stops early.
     public let patience: Int?
+    /// How much the monitored score must beat the best by to count as an improvement.
     public let minDelta: Double
+    /// The best epoch so far (1-based); nil before the first epoch ends.
     public private(set) var bestEpoch: Int?
+    /// The best epoch's `Monitor.score` (higher is better: the negated loss for `validationLoss`).
     public private(set) var bestScore = -Double.infinity
+    /// Epochs since the best one.
     public private(set) var epochsWithoutImprovement = 0
     private var bestWeights: Snapshot?
     private var startWeights: Snapshot?
 
+    /// Early stopping on `monitor` after `patience` epochs without an improvement of more than `minDelta`.
     public init(monitor: Monitor = .validationLoss, patience: Int? = 5, minDelta: Double = 0) {
         ensure(patience.map { $0 >= 1 } ?? true, "EarlyStopping: patience must be at least 1")
         self.monitor = monitor
@@ -42,6 +51,7 @@ public final class EarlyStopping: CheckpointableCallback {
         self.minDelta = minDelta
     }
 
+    /// Forgets the best epoch, its weights and the patience count (the start weights are kept).
     public func reset() {
         bestEpoch = nil
         bestScore = -.infinity
@@ -49,11 +59,14 @@ public final class EarlyStopping: CheckpointableCallback {
         bestWeights = nil
     }
 
+    /// Resets unless the fit resumes from a checkpoint, and remembers the weights training starts from.
     public func fitBegan(_ context: TrainingContext) throws {
         if !context.isResuming { reset() }
         startWeights = Snapshot(context.model)
     }
 
+    /// Scores the epoch's record: a better one becomes the best (its weights are kept); otherwise
+    /// the patience count grows and, when it reaches `patience`, a stop is requested.
     public func epochEnded(_ context: TrainingContext) throws {
         guard let record = context.record else { return }
         let score = monitor.score(record)
@@ -70,12 +83,14 @@ public final class EarlyStopping: CheckpointableCallback {
         }
     }
 
+    /// Restores the best epoch's weights (or, if no epoch finished, the starting ones).
     public func fitEnded(_ context: TrainingContext) throws {
         (bestWeights ?? startWeights)?.restore(into: context.model)
     }
 
     // MARK: Checkpoint
 
+    /// The state's name in checkpoints: `early_stopping`.
     public var checkpointName: String { "early_stopping" }
 
     private struct State: Codable {
@@ -84,6 +99,7 @@ public final class EarlyStopping: CheckpointableCallback {
         var epochsWithoutImprovement: Int
     }
 
+    /// The best epoch, score and patience count as JSON, with the best weights as tensors.
     public func checkpointState() throws -> CallbackState {
         try CallbackState(
             State(
@@ -92,6 +108,7 @@ public final class EarlyStopping: CheckpointableCallback {
             tensors: bestWeights?.named ?? [:])
     }
 
+    /// Puts back what `checkpointState()` saved, best weights included.
     public func restore(_ state: CallbackState) throws {
         let saved = try state.decode(State.self)
         bestEpoch = saved.bestEpoch
@@ -104,8 +121,10 @@ public final class EarlyStopping: CheckpointableCallback {
 /// The values of every parameter and buffer, to return to (tensors share storage until
 /// written, so a snapshot costs no copy until training changes the weights).
 public struct Snapshot {
+    /// The values by dotted key (`stage1.block1.conv1.weight`, BatchNorm buffers included).
     public let named: [String: Tensor]
 
+    /// Takes the current values of `model`'s parameters and buffers.
     public init(_ model: Module) {
         var named: [String: Tensor] = [:]
         for (key, parameter) in model.namedParameters { named[key] = parameter.value }
@@ -115,6 +134,7 @@ public struct Snapshot {
 
     init(named: [String: Tensor]) { self.named = named }
 
+    /// Writes the values back into `model`'s parameters and buffers of the same keys (others are left alone).
     public func restore(into model: Module) {
         for (key, parameter) in model.namedParameters { if let value = named[key] { parameter.value = value } }
         for (key, buffer) in model.namedBuffers { if let value = named[key] { buffer.value = value } }

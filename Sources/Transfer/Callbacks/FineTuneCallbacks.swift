@@ -1,6 +1,7 @@
 import CGraftKernels
 import Engine
 import Foundation
+import Logging
 import Layers
 import Vision
 import Zoo
@@ -10,14 +11,19 @@ import Zoo
 /// one exits at once with status 130 (checkpoints are written atomically, so the last
 /// complete one survives either way).
 public enum Interrupts {
+    /// Installs the SIGINT and SIGTERM handlers (the command line does, once per process).
     public static func install() { graft_interrupts_install() }
+    /// Whether a signal arrived since the last `reset()`.
     public static var requested: Bool { graft_interrupts_count() > 0 }
+    /// Forgets the signals so far; each run starts with none.
     public static func reset() { graft_interrupts_reset() }
 }
 
 /// Stops training after the current batch when an interrupt was requested.
 public final class InterruptWatcher: TrainingCallback {
+    /// A watcher of `Interrupts.requested`.
     public init() {}
+    /// Requests a stop (`.interrupted`) once a signal has arrived.
     public func batchEnded(_ context: TrainingContext) throws {
         if Interrupts.requested { context.requestStop(.interrupted) }
     }
@@ -28,20 +34,27 @@ public final class InterruptWatcher: TrainingCallback {
 /// on with fresh early-stopping state. The optimiser holds every parameter that will ever
 /// train (frozen ones are skipped at step time), so unfreezing needs no rebuild.
 public final class TwoPhaseFineTuning: TrainingCallback {
+    /// The epochs of phase 1, in which only the head trains.
     public let headEpochs: Int
+    /// The stages kept frozen in phase 2 (the run's `--freeze N`).
     public let freeze: Int
     private let model: any ZooModel
-    private let say: (String) -> Void
+    private let log: Logger
 
-    public init(model: any ZooModel, headEpochs: Int, freeze: Int, say: @escaping (String) -> Void) {
+    /// Two phases on `model`: the head alone for `headEpochs` epochs, then everything after the first
+    /// `freeze` stages; the switch is logged on `log`.
+    public init(model: any ZooModel, headEpochs: Int, freeze: Int, log: Logger = .graft) {
         self.model = model
         self.headEpochs = headEpochs
         self.freeze = freeze
-        self.say = say
+        self.log = log
     }
 
+    /// `"head"` for epochs 1 through `headEpochs` (phase 1), `"body"` for the later ones.
     public func phase(of epoch: Int) -> String { epoch <= headEpochs ? "head" : "body" }
 
+    /// Sets the freeze of the epoch's phase; at the first epoch of phase 2 it also resets early stopping
+    /// and logs the switch.
     public func epochBegan(_ context: TrainingContext) throws {
         if context.epoch <= headEpochs {
             model.freezeAllButHead()
@@ -50,12 +63,13 @@ public final class TwoPhaseFineTuning: TrainingCallback {
         }
         if context.epoch == headEpochs + 1 {
             context.trainer.callback(EarlyStopping.self)?.reset()
-            say(
+            log.info(
                 "phase 2 from epoch \(context.epoch): training the stages after \(freeze) and the head (\(model.trainableParameterCount.commaGrouped) parameters); early stopping starts afresh"
             )
         }
     }
 
+    /// Writes the epoch's phase into its record.
     public func epochEnded(_ context: TrainingContext) throws {
         context.record?.phase = phase(of: context.epoch)
     }
@@ -82,15 +96,17 @@ public enum FrozenBatchNorm: String, Codable, Sendable, CaseIterable {
 public final class BatchNormAdaptation: TrainingCallback {
     private let loader: BatchLoader
     private let network: Module
-    private let say: (String) -> Void
+    private let log: Logger
 
     /// `network`: the whole model (the trainer's may start after a cached prefix).
-    public init(network: Module, loader: BatchLoader, say: @escaping (String) -> Void) {
+    public init(network: Module, loader: BatchLoader, log: Logger = .graft) {
         self.network = network
         self.loader = loader
-        self.say = say
+        self.log = log
     }
 
+    /// Runs the adaptation pass (not when resuming), then gives the layers back their momenta and
+    /// their frozen inference behaviour.
     public func fitBegan(_ context: TrainingContext) throws {
         guard !context.isResuming else { return }
         let layers = network.namedModules.compactMap { $0.module as? BatchNorm }.filter(\.isFrozen)
@@ -113,7 +129,7 @@ public final class BatchNormAdaptation: TrainingCallback {
                 batches += 1
             }
         }
-        say(
+        log.info(
             "re-estimated the statistics of \(layers.count) frozen BatchNorm layers on \(batches) training batches (--bn adapt)"
         )
     }

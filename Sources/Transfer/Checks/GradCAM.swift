@@ -9,11 +9,15 @@ import Zoo
 /// the positions, weighs the channels: `cam = ReLU(Σ_k α_k A_k)`, `α_k = mean_ij ∂y_c/∂A_ij,k`;
 /// normalised to [0, 1] and resized to the input. Through the library's autodiff.
 public enum GradCAM {
+    /// A Grad-CAM explanation: the heat map and the class it explains.
     public struct Result {
         /// The heat map at the image's model input size, values in [0, 1], row-major.
         public var heat: Image
+        /// The class explained: the top class unless one was asked for.
         public var classIndex: Int
+        /// The model's softmax probability for that class.
         public var probability: Float
+        /// The stage whose feature maps were weighed.
         public var stage: String
     }
 

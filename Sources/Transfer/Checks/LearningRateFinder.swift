@@ -11,18 +11,25 @@ import Zoo
 /// rate where the smoothed loss falls fastest before that. The model's weights and buffers
 /// are put back afterwards; the data order follows the loader's seed.
 public struct LearningRateFinder {
+    /// The first step's learning rate.
     public var start: Float = 1e-7
+    /// The rate the sweep would reach at its last step (it usually stops earlier, on divergence).
     public var end: Float = 10
+    /// The most steps to run (the loader's epochs repeat until then).
     public var steps = 200
 
+    /// A sweep from `start` to `end` over `steps` steps (fastai's defaults apart from `steps`).
     public init(start: Float = 1e-7, end: Float = 10, steps: Int = 200) {
         self.start = start
         self.end = end
         self.steps = steps
     }
 
+    /// What a sweep recorded, one entry per step that ran.
     public struct Result: Sendable {
+        /// The learning rate of each step, growing exponentially.
         public var rates: [Float]
+        /// The smoothed, bias-corrected loss after each step.
         public var losses: [Float]
         /// The rate of steepest descent of the smoothed loss (nil when too few steps ran).
         public var suggestion: Float?

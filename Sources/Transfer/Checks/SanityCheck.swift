@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import Logging
 import Layers
 import Optimizers
 import Vision
@@ -9,13 +10,20 @@ import Zoo
 /// regularisation off (no augmentation, weight decay, label smoothing, mixup or dropout),
 /// has a bug: wrong labels, a broken loss, a learning rate far off, a frozen model.
 public enum SanityCheck {
+    /// How the overfitting check ended.
     public struct Result: Sendable {
+        /// The images in the subset: the number asked for, or the whole training split if smaller.
         public var images: Int
+        /// The steps taken (one full-batch epoch each) until memorised or `maxSteps`.
         public var steps: Int
+        /// The training accuracy of the last step, in [0, 1] (measured during the step).
         public var accuracy: Double
+        /// The mean training loss of the last step (NaN when no step ran).
         public var loss: Double
+        /// Whether the last step classified every image of the subset right.
         public var reached: Bool
 
+        /// One line: `ok: …` when the subset was memorised, else `FAILED: …` with what to check.
         public var description: String {
             reached
                 ? String(format: "ok: reached 100%% training accuracy on %d images after %d steps (loss %.4f)", images, steps, loss)
@@ -42,7 +50,7 @@ public enum SanityCheck {
     /// Overfits the first `images` training images (spread over the classes) for at most
     /// `maxSteps` steps, one batch per step.
     public static func run(_ options: FineTuneOptions, images count: Int = 20, maxSteps: Int = 200,
-                           say: @escaping (String) -> Void) throws -> Result {
+                           log: Logger = .graft) throws -> Result {
         var options = options
         options.pipeline = ""
         options.weightDecay = 0
@@ -50,8 +58,8 @@ public enum SanityCheck {
         options.mixup = nil
         options.cutmix = nil
         let plan = try FineTune.resolve(options)
-        let data = try FineTune.loadData(plan, say: say)
-        let model = try FineTune.buildModel(plan, data: data, say: say)
+        let data = try FineTune.loadData(plan, log: log)
+        let model = try FineTune.buildModel(plan, data: data, log: log)
         // Round-robin over the classes, so every class is in the subset.
         let byClass = Dictionary(grouping: data.split.train) { data.images.labels[$0] }
         var subset: [Int] = []

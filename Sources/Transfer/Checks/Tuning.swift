@@ -1,6 +1,7 @@
 import Engine
 import Foundation
 import Layers
+import Logging
 import Report
 import Vision
 import Zoo
@@ -9,23 +10,37 @@ import Zoo
 /// then narrowed to the span of the best third (widened 2x each way). Each trial is an ordinary run (early stopping, the
 /// feature cache) with its own learning rate, weight decay and, optionally, `--freeze`.
 public enum Tuning {
+    /// One trial's hyperparameters and outcome (tune.json holds them all, best first).
     public struct Trial: Codable, Sendable {
+        /// The trial's number, 1-based, in the order run.
         public var number: Int
+        /// The sampled learning rate (log-uniform in the current range).
         public var learningRate: Float
+        /// The sampled weight decay (log-uniform in the current range).
         public var weightDecay: Float
+        /// The sampled `--freeze` stage count; nil when `Ranges.freeze` is nil (the options' freeze).
         public var freeze: Int?
+        /// The validation accuracy of the weights the trial ended with (its best epoch's), in [0, 1].
         public var validationAccuracy: Double
+        /// The validation loss of the same weights (ties in accuracy rank by the lower loss).
         public var validationLoss: Double
+        /// The epoch early stopping chose (0 if none finished).
         public var bestEpoch: Int
+        /// The trial run's `FineTuneResult.seconds`.
         public var seconds: Double
+        /// The trial's run folder, under `folder/trials`.
         public var runFolder: String
     }
 
+    /// The search space: learning-rate and weight-decay ranges and, optionally, freeze depths.
     public struct Ranges: Sendable {
+        /// The learning rates sampled log-uniformly; default 1e-4...1e-2.
         public var learningRate: ClosedRange<Float> = 1e-4...1e-2
+        /// The weight decays sampled log-uniformly; default 1e-6...1e-2.
         public var weightDecay: ClosedRange<Float> = 1e-6...1e-2
         /// Stage counts to choose from (nil: keep the options' freeze).
         public var freeze: [Int]?
+        /// The default ranges, with the options' freeze kept.
         public init() {}
     }
 
@@ -37,15 +52,18 @@ public enum Tuning {
     /// Runs `trials` trials (the first half over `ranges`, the rest over the range spanned by
     /// the best third so far), writes tune.json, tune.md and tune.png (validation accuracy
     /// against the learning rate) into `folder`, and returns the trials best first.
-    public static func run(_ base: FineTuneOptions, trials: Int, ranges: Ranges = Ranges(), folder: String,
-                           say: @escaping (String) -> Void) throws -> [Trial] {
+    public static func run(
+        _ base: FineTuneOptions, trials: Int, ranges: Ranges = Ranges(), folder: String,
+        log: Logger = .graft
+    ) throws -> [Trial] {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         var rng = RandomGenerator(seed: mixSeeds(base.seed, 0x7_0E5))
         var results: [Trial] = []
         var current = ranges
         for number in 1...trials {
             if number == trials / 2 + 1, results.count >= 3 {
-                let best = results.sorted { $0.validationAccuracy > $1.validationAccuracy }.prefix(max(1, results.count / 3))
+                let best = results.sorted { $0.validationAccuracy > $1.validationAccuracy }.prefix(
+                    max(1, results.count / 3))
                 // The span of the best third, widened by 2x each way (within the first ranges).
                 func around(_ values: [Float], within range: ClosedRange<Float>) -> ClosedRange<Float> {
                     max(values.min()! / 2, range.lowerBound)...min(values.max()! * 2, range.upperBound)
@@ -53,8 +71,12 @@ public enum Tuning {
                 current.learningRate = around(best.map(\.learningRate), within: ranges.learningRate)
                 current.weightDecay = around(best.map(\.weightDecay), within: ranges.weightDecay)
                 if ranges.freeze != nil { current.freeze = Array(Set(best.compactMap(\.freeze))).sorted() }
-                say(String(format: "narrowing to the best third: lr %.2g...%.2g, weight decay %.2g...%.2g", Double(current.learningRate.lowerBound),
-                           Double(current.learningRate.upperBound), Double(current.weightDecay.lowerBound), Double(current.weightDecay.upperBound)))
+                let message = String(
+                    format: "narrowing to the best third: lr %.2g...%.2g, weight decay %.2g...%.2g",
+                    Double(current.learningRate.lowerBound),
+                    Double(current.learningRate.upperBound), Double(current.weightDecay.lowerBound),
+                    Double(current.weightDecay.upperBound))
+                log.info("\(message)")
             }
             var o = base
             o.learningRate = logUniform(current.learningRate, &rng)
@@ -63,16 +85,22 @@ public enum Tuning {
             if let freeze { o.freeze = .stages(freeze) }
             o.runsDirectory = folder + "/trials"
             o.progressBar = false
-            let result = try FineTune.run(o, say: { _ in })
-            let trial = Trial(number: number, learningRate: o.learningRate, weightDecay: o.weightDecay, freeze: freeze,
-                              validationAccuracy: result.validation.accuracy, validationLoss: result.validation.loss,
-                              bestEpoch: result.bestEpoch ?? 0, seconds: result.seconds, runFolder: result.runFolder)
+            let result = try FineTune.run(o, log: .silent)
+            let trial = Trial(
+                number: number, learningRate: o.learningRate, weightDecay: o.weightDecay, freeze: freeze,
+                validationAccuracy: result.validation.accuracy, validationLoss: result.validation.loss,
+                bestEpoch: result.bestEpoch ?? 0, seconds: result.seconds, runFolder: result.runFolder)
             results.append(trial)
-            say(String(format: "trial %d/%d: lr %.2g, weight decay %.2g%@ -> validation accuracy %.1f%% (%.0f s)", number, trials,
-                       Double(trial.learningRate), Double(trial.weightDecay), freeze.map { ", --freeze \($0)" } ?? "",
-                       trial.validationAccuracy * 100, trial.seconds))
+            let message = String(
+                format: "trial %d/%d: lr %.2g, weight decay %.2g%@ -> validation accuracy %.1f%% (%.0f s)", number,
+                trials,
+                Double(trial.learningRate), Double(trial.weightDecay), freeze.map { ", --freeze \($0)" } ?? "",
+                trial.validationAccuracy * 100, trial.seconds)
+            log.info("\(message)")
         }
-        let ranked = results.sorted { ($0.validationAccuracy, -$0.validationLoss) > ($1.validationAccuracy, -$1.validationLoss) }
+        let ranked = results.sorted {
+            ($0.validationAccuracy, -$0.validationLoss) > ($1.validationAccuracy, -$1.validationLoss)
+        }
         try write(ranked, to: folder)
         return ranked
     }
@@ -81,14 +109,21 @@ public enum Tuning {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(try encoder.encode(ranked), to: folder + "/tune.json")
-        var table = "| rank | trial | learning rate | weight decay | freeze | validation accuracy | validation loss | best epoch |\n|---|---|---|---|---|---|---|---|\n"
+        var table =
+            "| rank | trial | learning rate | weight decay | freeze | validation accuracy | validation loss | best epoch |\n|---|---|---|---|---|---|---|---|\n"
         for (rank, t) in ranked.enumerated() {
-            table += String(format: "| %d | %d | %.3g | %.3g | %@ | %.1f%% | %.4f | %d |\n", rank + 1, t.number, Double(t.learningRate),
-                            Double(t.weightDecay), t.freeze.map(String.init) ?? "-", t.validationAccuracy * 100, t.validationLoss, t.bestEpoch)
+            table += String(
+                format: "| %d | %d | %.3g | %.3g | %@ | %.1f%% | %.4f | %d |\n", rank + 1, t.number,
+                Double(t.learningRate),
+                Double(t.weightDecay), t.freeze.map(String.init) ?? "-", t.validationAccuracy * 100, t.validationLoss,
+                t.bestEpoch)
         }
         try AtomicFile.write(table, to: folder + "/tune.md")
-        try Charts.scatter(title: "Hyperparameter search", xs: ranked.map { Double($0.learningRate) }, ys: ranked.map(\.validationAccuracy),
-                           xTitle: "learning rate (log scale)", yTitle: "validation accuracy").writePNG(to: folder + "/tune.png")
+        try Charts.scatter(
+            title: "Hyperparameter search", xs: ranked.map { Double($0.learningRate) },
+            ys: ranked.map(\.validationAccuracy),
+            xTitle: "learning rate (log scale)", yTitle: "validation accuracy"
+        ).writePNG(to: folder + "/tune.png")
     }
 
     /// Copies the best `count` trials' models into `folder/ensemble/` for
@@ -98,7 +133,8 @@ public enum Tuning {
         try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
         return try ranked.prefix(count).enumerated().map { i, trial in
             let path = target + "/model-\(i + 1).h5"
-            try AtomicFile.write(try Foundation.Data(contentsOf: URL(fileURLWithPath: trial.runFolder + "/model.h5")), to: path)
+            try AtomicFile.write(
+                try Foundation.Data(contentsOf: URL(fileURLWithPath: trial.runFolder + "/model.h5")), to: path)
             return path
         }
     }

@@ -15,16 +15,22 @@ import Zoo
 /// `budgetBytes`, else in a memory-mapped spill file (the run folder's `feature-cache.bin`).
 /// Entries are computed on first use, batch by batch.
 public final class FeatureCache: @unchecked Sendable {
+    /// How entries are stored: `float32` as computed, or `float16` in half the memory (rounded).
     public enum Precision: String, Codable, Sendable { case float32, float16 }
 
+    /// The model whose prefix is cached (the whole network; only its first `stages` stages run here).
     public let model: any ZooModel
+    /// How many leading stages are frozen and cached (at least 1).
     public let stages: Int
+    /// Augmented views kept per image (K); epoch e reads view (e − 1) mod K.
     public let views: Int
+    /// The storage precision of entries.
     public let precision: Precision
     /// The shape of one entry (the prefix's output for one image, without the batch axis).
     public let featureShape: [Int]
     /// Seconds spent computing entries so far (what an uncached run pays every epoch).
     public private(set) var computeSeconds = 0.0
+    /// The memory-mapped spill file when the cache exceeds its budget (removed when the cache goes); nil in memory.
     public private(set) var spillFile: String?
 
     private let slots: [Int: Int]  // dataset index -> slot
@@ -36,7 +42,10 @@ public final class FeatureCache: @unchecked Sendable {
     private var featureCount: Int { featureShape.product }
     private var entryBytes: Int { featureCount * (precision == .float16 ? 2 : 4) }
 
-    /// A cache for the images `indices` of a loader of `imageSize` inputs.
+    /// A cache of the first `stages` stages' outputs for the dataset images `indices`, inputs of `imageShape`
+    /// [height, width, channels], `views` entries per image; in memory when they fit `budgetBytes`, else in
+    /// the memory-mapped `spillFile`.
+    /// - Throws: `FeatureCacheError.spillNotWritable` when the spill file cannot be created, sized or mapped.
     public init(model: any ZooModel, stages: Int, indices: [Int], imageShape: [Int], views: Int, precision: Precision = .float32,
                 budgetBytes: Int, spillFile: String) throws {
         ensure(stages >= 1 && stages <= model.stages.count && views >= 1, "FeatureCache: stages \(stages), views \(views)")
@@ -67,7 +76,8 @@ public final class FeatureCache: @unchecked Sendable {
         }
     }
 
-    /// Whether one batch's entries fit the budget at all.
+    /// The bytes of one entry: the first `stages` stages' output for one image of `imageShape`
+    /// [height, width, channels], at `precision` (what a caller checks a batch against the budget with).
     public static func entryBytes(model: any ZooModel, stages: Int, imageShape: [Int], precision: Precision) -> Int {
         let probe = Autodiff.withoutGradients { model.features(Variable(.zeros([1] + imageShape)), throughStage: stages - 1) }
         return probe.shape.dropFirst().product * (precision == .float16 ? 2 : 4)
@@ -150,19 +160,28 @@ public final class FeatureCache: @unchecked Sendable {
 /// gives images (same shuffle, same batch boundaries): training on them equals training the
 /// whole model on those images with the prefix frozen.
 public final class CachedBatches: BatchSource, @unchecked Sendable {
+    /// The loader whose order, batches, views and decoding the cached batches follow.
     public let loader: BatchLoader
+    /// Where the prefix features are kept.
     public let cache: FeatureCache
 
+    /// Batches of `cache` in the order of `loader`.
     public init(loader: BatchLoader, cache: FeatureCache) {
         self.loader = loader
         self.cache = cache
     }
 
+    /// The number of images, as the loader's.
     public var count: Int { loader.count }
+    /// Batches per epoch, as the loader's.
     public var batchesPerEpoch: Int { loader.batchesPerEpoch }
+    /// The number of classes, as the loader's.
     public var classCount: Int { loader.classCount }
+    /// The loader's image order for `epoch` (the same shuffle).
     public func order(epoch: Int) -> [Int] { loader.order(epoch: epoch) }
 
+    /// The cached features ([n] + `featureShape`) of `indices` for `epoch`'s view, computing missing
+    /// entries first from the decoded images; images that fail to decode are left out, as in the loader.
     public func makeBatch(_ indices: [Int], epoch: Int) -> Batch? {
         let view = loader.view(ofEpoch: epoch) ?? 0
         var kept = indices
@@ -175,6 +194,7 @@ public final class CachedBatches: BatchSource, @unchecked Sendable {
         return Batch(images: cache.fetch(kept, view: view), labels: kept.map { loader.source.label(at: $0) }, indices: kept)
     }
 
+    /// The epoch's batches, with the loader's batch boundaries.
     public func batches(epoch: Int) -> AnySequence<Batch> {
         let order = loader.order(epoch: epoch)
         let size = loader.batchSize
@@ -186,23 +206,32 @@ public final class CachedBatches: BatchSource, @unchecked Sendable {
 /// The model seen from a cached prefix: the same modules and keys (checkpoints, snapshots,
 /// optimisers see no difference), whose forward starts at stage `stages`.
 public final class CachedSuffix: Module {
+    /// The whole model, whose modules and keys this module exposes unchanged.
     public let network: any ZooModel
+    /// The cached prefix's stage count: inputs are the output of stage `stages - 1`.
     public let stages: Int
 
+    /// The part of `network` from stage `stages` on; the network must support `forward(_:fromStage:)`.
     public init(_ network: any ZooModel, stages: Int) {
         self.network = network
         self.stages = stages
     }
 
+    /// The network's children, so keys are the same as the whole model's.
     public override var namedChildren: [(name: String, module: Module)] { network.namedChildren }
 
+    /// Runs stages `stages...` and the head on cached features `x`; traps for networks whose stages do not compose.
     public override func forward(_ x: Variable) -> Variable { network.forward(x, fromStage: stages)! }
 }
 
+/// Why the frozen-prefix feature cache cannot be set up.
 public enum FeatureCacheError: Error, CustomStringConvertible {
+    /// The memory budget (bytes) is smaller than one batch of entries (bytes).
     case budgetTooSmall(budget: Int, batch: Int)
+    /// The cache needs its spill file, which cannot be created, sized or mapped; `reason` is the system's.
     case spillNotWritable(path: String, reason: String)
 
+    /// A message in MB naming the option to change (`--cache-memory`, `--cache-views 0`).
     public var description: String {
         switch self {
         case let .budgetTooSmall(budget, batch):

@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import Logging
 import Layers
 import Optimizers
 import Report
@@ -14,7 +15,7 @@ extension FineTune {
     /// `extra` callbacks (a library user's own) run just before the checkpoint.
     public static func makeTrainer(
         _ plan: Plan, data: Data, model: Model, loaders: Loaders, runFolder: String, cache: Cache? = nil,
-        extra: [TrainingCallback] = [], say: @escaping (String) -> Void
+        extra: [TrainingCallback] = [], log: Logger = .graft
     ) -> Trainer {
         let options = plan.options
         let network = model.network
@@ -33,25 +34,25 @@ extension FineTune {
         if let norm = options.clipNorm { callbacks.append(ClipGradients(.globalNorm(norm))) }
         callbacks.append(DivergenceGuard())
         if options.batchNorm == .adapt && frozen > 0 {
-            callbacks.append(BatchNormAdaptation(network: network, loader: loaders.train, say: say))
+            callbacks.append(BatchNormAdaptation(network: network, loader: loaders.train, log: log))
         }
         if options.headEpochs > 0 {
             callbacks.append(
-                TwoPhaseFineTuning(model: network, headEpochs: options.headEpochs, freeze: frozen, say: say))
+                TwoPhaseFineTuning(model: network, headEpochs: options.headEpochs, freeze: frozen, log: log))
         }
         let first: BatchSource = cache?.train ?? loaders.train
         let firstIndices = Array(loaders.train.indices.prefix(options.batchSize))
         callbacks.append(
-            InitialLossCheck(batch: { first.makeBatch(firstIndices, epoch: 1).map { ($0.images, $0.labels) } }, say: say))
+            InitialLossCheck(batch: { first.makeBatch(firstIndices, epoch: 1).map { ($0.images, $0.labels) } }, log: log))
         let stages =
             network.stages.map { stage in
                 (stage.name, network.namedModules.first { $0.module === stage.module }?.key ?? stage.name)
             } + (network.headKey.map { [("head", $0)] } ?? [])
-        callbacks.append(UpdateRatioMonitor(stages: stages, say: say))
+        callbacks.append(UpdateRatioMonitor(stages: stages, log: log))
         callbacks.append(
             EarlyStopping(monitor: options.monitor, patience: options.patience, minDelta: options.minDelta))
         callbacks.append(JSONLog(path: runFolder + "/log.jsonl"))
-        callbacks.append(ProgressDisplay(terminal: isatty(STDOUT_FILENO) != 0 && options.progressBar, say: say))
+        callbacks.append(ProgressDisplay(terminal: isatty(STDERR_FILENO) != 0 && options.progressBar, log: log))
         callbacks += extra
         callbacks.append(Checkpointing(path: runFolder + "/checkpoint.h5"))
         let loss = ClassificationLoss(
@@ -75,19 +76,19 @@ extension FineTune {
     /// The whole job: a new run folder under `options.runsDirectory`.
     public static func run(
         _ options: FineTuneOptions, callbacks extra: [TrainingCallback] = [],
-        say: @escaping (String) -> Void = { print($0) }
+        log: Logger = .graft
     ) throws -> FineTuneResult {
         var plan = try resolve(options)
-        let data = try loadData(plan, say: say)
-        (plan, _) = try resolvingAutoFreeze(plan, data: data, say: say)
-        let model = try buildModel(plan, data: data, say: say)
+        let data = try loadData(plan, log: log)
+        (plan, _) = try resolvingAutoFreeze(plan, data: data, log: log)
+        let model = try buildModel(plan, data: data, log: log)
         let loaders = loaders(plan, data: data, model: model)
         if options.autoLearningRate {
             let found = try findLearningRate(plan, data: data, model: model, loaders: loaders)
             guard let rate = found.suggestion else { throw FineTuneError.noLearningRate(steps: found.rates.count) }
             plan.options.learningRate = rate
             plan.options.autoLearningRate = false
-            say(String(format: "--lr auto: the learning-rate finder suggests %.2g (steepest descent over %d steps)", Double(rate), found.rates.count))
+            log.info("\(String(format: "--lr auto: the learning-rate finder suggests %.2g (steepest descent over %d steps)", Double(rate), found.rates.count))")
         }
         let run = try makeRunFolder(options.runsDirectory, name: plan.runName)
         try RunFolder.writeStart(run, options: plan.options, split: data.split)
@@ -95,7 +96,7 @@ extension FineTune {
             images: data.split.train.prefix(4).map { (data.images.name(at: $0), data.images.images[$0]) },
             augmentation: plan.augmentation, versions: 6, seed: options.seed, cellSize: max(plan.size, 48))
         try Charts.writeAugmentation(preview, pipeline: options.pipeline, to: run + "/augmentation.png", cell: max(plan.size, 80))
-        return try execute(plan, data: data, model: model, loaders: loaders, run: run, checkpoint: nil, extra: extra, say: say)
+        return try execute(plan, data: data, model: model, loaders: loaders, run: run, checkpoint: nil, extra: extra, log: log)
     }
 
     /// The learning-rate range test on the training data, with the options' optimiser (the
@@ -110,7 +111,7 @@ extension FineTune {
     /// Continues an interrupted (or killed) run from its last checkpoint, with the options it
     /// started with; it ends exactly as the uninterrupted run would have.
     public static func resume(_ run: String, callbacks extra: [TrainingCallback] = [],
-                              say: @escaping (String) -> Void = { print($0) }) throws -> FineTuneResult {
+                              log: Logger = .graft) throws -> FineTuneResult {
         let (options, status) = try RunFolder.readStart(run)
         guard status.state != .finished else {
             throw FineTuneError.notResumable(runFolder: run, reason: "it already finished (\(status.epochs) epochs)")
@@ -120,24 +121,24 @@ extension FineTune {
         }
         let checkpoint = try TrainingCheckpoint.read(run + "/checkpoint.h5")
         let plan = try resolve(options)
-        let data = try loadData(plan, say: say)
+        let data = try loadData(plan, log: log)
         guard data.split == (try DatasetSplit.load(run + "/split.json")) else {
             throw FineTuneError.notResumable(
                 runFolder: run, reason: "the data changed since the run began (its split differs); start a new run")
         }
-        let model = try buildModel(plan, data: data, say: { _ in })
+        let model = try buildModel(plan, data: data, log: .silent)
         let loaders = loaders(plan, data: data, model: model)
-        say("resuming \(run) after epoch \(checkpoint.epoch) of \(options.epochs)")
-        return try execute(plan, data: data, model: model, loaders: loaders, run: run, checkpoint: checkpoint, extra: extra, say: say)
+        log.info("resuming \(run) after epoch \(checkpoint.epoch) of \(options.epochs)")
+        return try execute(plan, data: data, model: model, loaders: loaders, run: run, checkpoint: checkpoint, extra: extra, log: log)
     }
 
     private static func execute(
         _ plan: Plan, data: Data, model: Model, loaders: Loaders, run: String, checkpoint: TrainingCheckpoint?,
-        extra: [TrainingCallback], say: @escaping (String) -> Void
+        extra: [TrainingCallback], log: Logger
     ) throws -> FineTuneResult {
         let started = Date()
-        let cache = try featureCache(plan, model: model, loaders: loaders, runFolder: run, say: say)
-        let trainer = makeTrainer(plan, data: data, model: model, loaders: loaders, runFolder: run, cache: cache, extra: extra, say: say)
+        let cache = try featureCache(plan, model: model, loaders: loaders, runFolder: run, log: log)
+        let trainer = makeTrainer(plan, data: data, model: model, loaders: loaders, runFolder: run, cache: cache, extra: extra, log: log)
         Interrupts.reset()
         try RunFolder.writeStatus(run, .running, epochs: checkpoint?.epoch ?? 0)
         let failure = train(trainer, loaders: loaders, cache: cache, epochs: plan.options.epochs, checkpoint: checkpoint)
@@ -147,7 +148,9 @@ extension FineTune {
         let result = try writeRunFolder(
             run, plan: plan, data: data, model: model, loaders: loaders, trainer: trainer,
             failure: failure, seconds: Date().timeIntervalSince(started), cacheSaved: saved)
-        if let saved, saved >= 0.5 { say(String(format: "the feature cache saved about %.0f s of frozen-stage computation", saved)) }
+        if let saved, saved >= 0.5 {
+            log.info("\(String(format: "the feature cache saved about %.0f s of frozen-stage computation", saved))")
+        }
         if let failure {
             try RunFolder.writeStatus(run, .diverged, epochs: history.count)
             if let training = failure as? TrainingError {
@@ -162,13 +165,9 @@ extension FineTune {
         try RunFolder.writeStatus(run, .finished, epochs: history.count)
         try? FileManager.default.removeItem(atPath: run + "/checkpoint.h5")
         if case .noImprovement(let patience)? = stopped {
-            say("stopped early: no better \(plan.options.monitor.rawValue) for \(patience) epochs")
+            log.info("stopped early: no better \(plan.options.monitor.rawValue) for \(patience) epochs")
         }
-        var line = String(
-            format: "validation accuracy %.1f%% (best epoch %d, chosen on the validation split)",
-            result.validation.accuracy * 100, result.bestEpoch ?? 0)
-        if let test = result.test { line += String(format: "; held-out test accuracy %.1f%%", test.accuracy * 100) }
-        say(line + "; wrote \(run)")
+        log.debug("\(result.summaryLine)")
         return result
     }
 

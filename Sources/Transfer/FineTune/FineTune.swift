@@ -2,23 +2,41 @@ import Crypto
 import Engine
 import Foundation
 import Layers
+import Logging
 import Optimizers
 import Vision
 import Zoo
 
+/// Why a fine-tuning run could not start or did not finish; each `description` says what to change
+/// or which command to run.
 public enum FineTuneError: Error, CustomStringConvertible {
+    /// `--size asked` for an architecture (or zoo entry) that takes `size`x`size` images only.
     case fixedInputSize(architecture: String, size: Int, asked: Int)
+    /// The architecture cannot be sized to `size`x`size` inputs; `problem` says why.
     case invalidSize(architecture: String, size: Int, problem: String)
+    /// `--freeze asked` is more than the architecture's `stages` stages.
     case freezeTooDeep(architecture: String, asked: Int, stages: Int)
+    /// No image under `folder` could be decoded; `skipped` counts those that failed.
     case noImages(folder: String, skipped: Int)
+    /// The named class has no decodable image; `skipped` counts the images skipped in the whole folder.
     case classWithoutImages(String, skipped: Int)
+    /// The split left the training, validation or (with `testFraction` > 0) test split empty; `counts`
+    /// are the images per class, `fraction` the validation plus test fraction.
     case tooFewImages(counts: [Int], fraction: Double)
+    /// Training stopped on a `TrainingError` (non-finite or exploding loss or weights) after `epochs`
+    /// complete epochs; the best epoch's model, or with none the starting weights, is at `savedTo`.
     case diverged(TrainingError, savedTo: String, epochs: Int)
+    /// Ctrl-C or SIGTERM stopped the run after `epochs` complete epochs; `finetune resume runFolder`
+    /// continues it from its checkpoint.
     case interrupted(runFolder: String, epochs: Int)
+    /// `finetune resume` cannot continue `runFolder`: it finished, has no checkpoint or its data changed.
     case notResumable(runFolder: String, reason: String)
+    /// `--lr auto`: the learning-rate finder diverged after `steps` steps, too early to suggest a rate.
     case noLearningRate(steps: Int)
+    /// `--weights name` names converted ImageNet weights that `finetune zoo get` has not downloaded yet.
     case notFetched(name: String)
 
+    /// One line for the command line: what went wrong and what to do about it.
     public var description: String {
         switch self {
         case .notFetched(let name):
@@ -55,17 +73,33 @@ public enum FineTuneError: Error, CustomStringConvertible {
     }
 }
 
+/// What a finished run returns: its folder, its history and the evaluations of the weights it ended with.
 public struct FineTuneResult: Sendable {
+    /// The run's folder (model.h5, log.jsonl, the charts, summary.txt, report.html).
     public var runFolder: String
+    /// Every epoch's record in order (a resumed run's includes the epochs before the interruption).
     public var history: [EpochRecord]
     /// The validation split, on the weights training ended with (the best epoch's).
     public var validation: Evaluation
     /// The held-out test split (`testFraction` > 0), never used to choose the epoch.
     public var test: Evaluation?
+    /// The class names in label order (the model's output index).
     public var classNames: [String]
     /// The best epoch by the monitored figure (early stopping's choice).
     public var bestEpoch: Int?
+    /// Wall-clock seconds from setting up the feature cache to the end of training (loading the data,
+    /// building the model and writing the run folder excluded).
     public var seconds: Double
+
+    /// One line for the end of a run: validation accuracy and the best epoch, the held-out test
+    /// accuracy when there is a test split, and the run folder.
+    public var summaryLine: String {
+        var line = String(
+            format: "validation accuracy %.1f%% (best epoch %d, chosen on the validation split)",
+            validation.accuracy * 100, bestEpoch ?? 0)
+        if let test { line += String(format: "; held-out test accuracy %.1f%%", test.accuracy * 100) }
+        return line + "; wrote \(runFolder)"
+    }
 }
 
 /// The fine-tuning job in named steps, each callable on its own: `resolve` the options,
@@ -76,10 +110,17 @@ public enum FineTune {
     /// (a fixed-size architecture at another size, too deep a freeze, a crop larger than the
     /// images) fail here.
     public struct Plan: Sendable {
+        /// The options, with `--freeze auto` replaced by the chosen depth once `resolvingAutoFreeze`
+        /// has run, and `--lr auto` by the found rate in `run`.
         public var options: FineTuneOptions
+        /// The registry entry of the architecture (its name and default preprocessing).
         public var entry: Architectures.Entry
+        /// The training image side in pixels (images are resized to `size`x`size`): the architecture's fixed
+        /// size, `--size`, the zoo entry's, or the default (32 or 64 for the demo datasets).
         public var size: Int
+        /// The training augmentation, parsed from `--pipeline` and checked against `size`.
         public var augmentation: Augmentation
+        /// The architecture's number of stages (what `--freeze N` counts).
         public var stageCount: Int
         /// The zoo entry the run starts from, when `--base` named one.
         public var zooEntry: ZooManifest.Entry?
@@ -88,6 +129,7 @@ public enum FineTune {
         /// The architecture's configuration before sizing (the zoo entry's, an override, or the registry's).
         public var configuration: ModelConfiguration
 
+        /// The run folder's name: `ARCH-freezeN-seedS`, N being `all`, `auto` or the stage count.
         public var runName: String {
             let freeze =
                 options.freeze == .allButHead
@@ -96,20 +138,34 @@ public enum FineTune {
         }
     }
 
+    /// The decoded images and their split, from `loadData`.
     public struct Data {
+        /// Every image, decoded at the training size, with its label and name, and the class names.
         public var images: InMemoryImages
+        /// The train / validation / test indices into `images` (Fashion-MNIST: the official test images are
+        /// the test split).
         public var split: DatasetSplit
+        /// Per-class loss weights (`--balance-classes`: n / (C · n_c) from the training counts); nil:
+        /// unweighted.
         public var classWeights: [Float]?
     }
 
+    /// The network to train and how its inputs are prepared, from `buildModel`.
     public struct Model {
+        /// The network sized to the classes and input, with its starting weights and the freeze applied.
         public var network: any ZooModel
+        /// The input size, channel order and normalisation the loaders apply (saved with the
+        /// model).
         public var preprocessing: Preprocessing
     }
 
+    /// The batch loaders of the split, from `loaders`.
     public struct Loaders {
+        /// The training images, shuffled and augmented each epoch.
         public var train: BatchLoader
+        /// The validation images in order, without augmentation.
         public var validation: BatchLoader
+        /// The held-out test images in order, without augmentation; nil without a test split.
         public var test: BatchLoader?
     }
 
@@ -173,13 +229,13 @@ public enum FineTune {
 
     /// A folder decoded once into memory at the training size, or the demo dataset, and its
     /// stratified split.
-    public static func loadData(_ plan: Plan, say: (String) -> Void) throws -> Data {
+    public static func loadData(_ plan: Plan, log: Logger = .graft) throws -> Data {
         let options = plan.options
         let images: InMemoryImages
         var officialTest: [Int] = []
         if options.dataset == .fashionMNIST {
             (images, officialTest) = try fashionMNIST(size: plan.size)
-            say(
+            log.info(
                 "Fashion-MNIST: \(images.count - officialTest.count) training images, \(officialTest.count) official test images"
             )
         } else if let folder = options.data {
@@ -190,21 +246,21 @@ public enum FineTune {
                 var more = try ImageFolder(extra, decoder: source.decoder, classes: options.extraClasses)
                 if let minimum = options.subfolderClasses { more = more.bySubfolder(minimum: minimum) }
                 source = source.merged(with: more, prefix: (extra as NSString).lastPathComponent + "/")
-                say("added \(more.files.count) images in \(more.classNames.count) classes from \(extra)")
+                log.info("added \(more.files.count) images in \(more.classNames.count) classes from \(extra)")
             }
             if let other = options.excludeImagesOf {
                 let (kept, removed) = try excluding(source, imagesOf: other)
                 source = kept
-                say("left out \(removed.count) images that are also in \(other)")
+                log.info("left out \(removed.count) images that are also in \(other)")
             }
             let (decoded, skipped) = try InMemoryImages.decoding(
                 source, strict: options.strictImages,
                 resize: (plan.size, plan.size))
-            for (path, reason) in skipped.prefix(10) { say("warning: skipped \(path): \(reason)") }
-            if skipped.count > 10 { say("warning: … and \(skipped.count - 10) more unreadable images") }
-            if !source.ignoredFiles.isEmpty { say("ignored \(source.ignoredFiles.count) non-image file(s)") }
-            for entry in source.skipped.prefix(10) { say("warning: skipped \(entry)") }
-            if source.skipped.count > 10 { say("warning: … and \(source.skipped.count - 10) more skipped entries") }
+            for (path, reason) in skipped.prefix(10) { log.warning("skipped \(path): \(reason)") }
+            if skipped.count > 10 { log.warning("… and \(skipped.count - 10) more unreadable images") }
+            if !source.ignoredFiles.isEmpty { log.info("ignored \(source.ignoredFiles.count) non-image file(s)") }
+            for entry in source.skipped.prefix(10) { log.warning("skipped \(entry)") }
+            if source.skipped.count > 10 { log.warning("… and \(source.skipped.count - 10) more skipped entries") }
             guard decoded.count > 0 else { throw FineTuneError.noImages(folder: folder, skipped: skipped.count) }
             if let empty = decoded.classCounts.indices.first(where: { decoded.classCounts[$0] == 0 }) {
                 throw FineTuneError.classWithoutImages(decoded.classNames[empty], skipped: skipped.count)
@@ -212,11 +268,11 @@ public enum FineTune {
             images = decoded
         } else {
             images = try demoImages(options, size: plan.size)
-            say(
+            log.info(
                 "no --data: training on the embedded demo dataset (\(images.count) images of \(images.classNames.joined(separator: ", ")))"
             )
         }
-        say("classes: \(images.classSummary)")
+        log.info("classes: \(images.classSummary)")
         var split = DatasetSplit.stratified(
             labels: images.labels, validation: options.validationFraction,
             test: options.testFraction, seed: options.seed)
@@ -247,11 +303,12 @@ public enum FineTune {
         if options.balanceClasses {
             let weights = counts.map { Float(split.train.count) / (Float(counts.count) * Float(max($0, 1))) }
             classWeights = weights
-            say(
+            let message =
                 "class weights (balanced, from the training counts \(counts)): "
-                    + weights.map { String(format: "%.2f", $0) }.joined(separator: ", "))
+                + weights.map { String(format: "%.2f", $0) }.joined(separator: ", ")
+            log.info("\(message)")
         } else if let most = counts.max(), let least = counts.min(), least > 0, most >= 3 * least {
-            say("note: the classes are imbalanced (\(counts)); --balance-classes weighs the loss by their counts")
+            log.notice("the classes are imbalanced (\(counts)); --balance-classes weighs the loss by their counts")
         }
         return Data(images: images, split: split, classWeights: classWeights)
     }
@@ -259,7 +316,7 @@ public enum FineTune {
     /// The architecture sized to the classes and the input, the starting weights (head
     /// replaced), the freeze and the BatchNorm policy; the preprocessing that travels with the
     /// weights (a file's own wins over the architecture's, and a difference is announced).
-    public static func buildModel(_ plan: Plan, data: Data, say: (String) -> Void) throws -> Model {
+    public static func buildModel(_ plan: Plan, data: Data, log: Logger = .graft) throws -> Model {
         let options = plan.options
         Random.seed(options.seed)
         let channels = plan.zooEntry?.inputSize[2] ?? (data.images.images.contains { $0.channels == 3 } ? 3 : 1)
@@ -273,12 +330,12 @@ public enum FineTune {
         if let weights = plan.weights {
             let report = try WeightFile.load(weights, into: network, options: LoadOptions(skipHead: true))
             if let zoo = plan.zooEntry {
-                say(
-                    String(
-                        format: "starting from the zoo's %@ (%@; %.1f%% test accuracy), head replaced for %d classes",
-                        zoo.name, zoo.summary, zoo.testAccuracy * 100, data.images.classNames.count))
+                let message = String(
+                    format: "starting from the zoo's %@ (%@; %.1f%% test accuracy), head replaced for %d classes",
+                    zoo.name, zoo.summary, zoo.testAccuracy * 100, data.images.classNames.count)
+                log.info("\(message)")
             } else {
-                say(
+                log.info(
                     "loaded \(weights): \(report.loaded) tensors, head replaced for \(data.images.classNames.count) classes"
                 )
             }
@@ -287,15 +344,15 @@ public enum FineTune {
                     && (stored.channelOrder != preprocessing.channelOrder || stored.mean != preprocessing.mean
                         || stored.std != preprocessing.std)
                 {
-                    say(
-                        "note: \(weights) was trained with \(stored.channelOrder) mean \(stored.mean) std \(stored.std); using that, not \(plan.entry.name)'s default"
+                    log.notice(
+                        "\(weights) was trained with \(stored.channelOrder) mean \(stored.mean) std \(stored.std); using that, not \(plan.entry.name)'s default"
                     )
                 }
                 preprocessing = stored
             }
         } else if options.freeze != .stages(0) && options.weights?.lowercased() != "none" {
-            say(
-                "note: no pretrained weights (the zoo has no entry for \(options.base); see `finetune zoo list`), so the frozen stages keep their random initialisation"
+            log.notice(
+                "no pretrained weights (the zoo has no entry for \(options.base); see `finetune zoo list`), so the frozen stages keep their random initialisation"
             )
         }
         switch options.freeze {
@@ -319,10 +376,10 @@ public enum FineTune {
         preprocessing = Preprocessing(
             inputSize: configuration.inputSize, channelOrder: preprocessing.channelOrder,
             mean: perChannel(preprocessing.mean), std: perChannel(preprocessing.std))
-        say(
+        let message =
             "\(plan.entry.name) at \(plan.size)x\(plan.size): \(network.parameterCount.commaGrouped) parameters, "
-                + "\(network.trainableParameterCount.commaGrouped) trainable; stages \(network.stages.map(\.name).joined(separator: ", "))"
-        )
+            + "\(network.trainableParameterCount.commaGrouped) trainable; stages \(network.stages.map(\.name).joined(separator: ", "))"
+        log.info("\(message)")
         return Model(network: network, preprocessing: preprocessing)
     }
 
@@ -391,18 +448,18 @@ public enum FineTune {
 
     /// `--freeze auto`: probes the stages of the model as loaded and returns the plan with
     /// the chosen `--freeze N`.
-    public static func resolvingAutoFreeze(_ plan: Plan, data: Data, say: (String) -> Void) throws -> (
+    public static func resolvingAutoFreeze(_ plan: Plan, data: Data, log: Logger = .graft) throws -> (
         Plan, [StageProbe.Result]
     ) {
         guard plan.options.freeze == .auto else { return (plan, []) }
         var probing = plan
         probing.options.freeze = .stages(0)
-        let model = try buildModel(probing, data: data, say: { _ in })
+        let model = try buildModel(probing, data: data, log: .silent)
         let results = try StageProbe.run(
             model: model, loaders: loaders(probing, data: data, model: model), seed: plan.options.seed,
-            say: say)
+            log: log)
         let (stages, reason) = StageProbe.chooseFreeze(results)
-        say(reason)
+        log.info("\(reason)")
         var chosen = plan
         chosen.options.freeze = .stages(stages)
         return (chosen, results)

@@ -5,8 +5,11 @@ import Zoo
 /// Everything `finetune --base NAME --freeze N` needs; the command line only fills this in,
 /// so every default lives here.
 public struct FineTuneOptions: Codable, Equatable, Sendable {
+    /// How much of the base model stays frozen (`--freeze`).
     public enum Freeze: Codable, Equatable, Sendable {
+        /// Freeze the first N stages (`--freeze N`; 0 trains everything).
         case stages(Int)
+        /// Freeze every stage and train only the new head, a linear probe (`--freeze all`).
         case allButHead
         /// Probe every stage first (`StageProbe`) and freeze the deepest prefix whose linear
         /// probe is within 2 points of the best.
@@ -22,11 +25,17 @@ public struct FineTuneOptions: Codable, Equatable, Sendable {
         }
     }
 
+    /// The update rule (`--optimizer`); `Recipe.optimizer(_:model:)` builds it.
     public enum OptimizerKind: String, Codable, CaseIterable, Sendable {
+        /// Plain SGD, SGD with momentum 0.9 (classical or Nesterov), Adam, AdamW (decoupled weight
+        /// decay), NAdam, RMSProp, Adagrad and Adadelta, each with the library's default settings.
         case sgd, momentum, nesterov, adam, adamw, nadam, rmsprop, adagrad, adadelta
     }
 
+    /// The learning-rate schedule after warm-up (`--schedule`); `Recipe.scheduler` builds it.
     public enum ScheduleKind: String, Codable, CaseIterable, Sendable {
+        /// Constant; ×0.1 every third of the steps; exponential down to 1% by the last step; cosine
+        /// down to 1%; one-cycle (30% rising); constant with ×0.1 after a plateau of half the patience.
         case constant, step, exponential, cosine, onecycle, plateau
     }
 
@@ -37,7 +46,10 @@ public struct FineTuneOptions: Codable, Equatable, Sendable {
         case fashionMNIST = "fashion-mnist"
     }
 
+    /// The model to start from (`--base`): a zoo entry (`resnet18-clipart`), a family alias
+    /// (`resnet`, `vgg`, `lenet`: the zoo's model for the data's channels) or an architecture name.
     public var base: String
+    /// How many stages stay frozen (`--freeze`).
     public var freeze: Freeze
     /// An image folder (one sub-folder per class); nil trains on the embedded demo dataset.
     public var data: String?
@@ -52,6 +64,7 @@ public struct FineTuneOptions: Codable, Equatable, Sendable {
     /// A second image folder whose classes join `data`'s, named `FOLDER/CLASS` (the last
     /// component of its path), labelled the same way; `extraClasses` picks its class folders.
     public var extraData: String?
+    /// Only these class sub-folders of `extraData` (nil: all of them).
     public var extraClasses: [String]?
     /// A built-in dataset instead of a folder.
     public var dataset: BuiltInDataset?
@@ -61,29 +74,38 @@ public struct FineTuneOptions: Codable, Equatable, Sendable {
     /// Per-channel normalisation instead of the architecture's (or the weights') own: the
     /// zoo's recipes use their dataset's statistics.
     public var mean: [Float]?
+    /// Per-channel standard deviation to go with `mean` (nil: the architecture's or the weights').
     public var std: [Float]?
     /// Weights to start from (Graft, Keras or converted PyTorch file; the head is replaced),
     /// or "none" for a random start; nil: the zoo's entry for `base`, when it has one.
     public var weights: String?
+    /// The most epochs to train (early stopping may end sooner).
     public var epochs = 10
     /// Early stopping: epochs without a better monitored figure before stopping.
     public var patience = 3
+    /// The validation figure early stopping and the best-epoch choice watch.
     public var monitor: Monitor = .validationLoss
     /// The smallest change of the monitored figure that counts as better.
     public var minDelta = 0.0
+    /// Images per training step.
     public var batchSize = 32
+    /// The head's (base) learning rate; with a body factor, lower stages train at multiples of it.
     public var learningRate: Float = 1e-3
     /// `--lr auto`: run the learning-rate finder first and train at its suggestion.
     public var autoLearningRate = false
+    /// The update rule (default Adam).
     public var optimizer: OptimizerKind = .adam
     /// L2 weight decay (decoupled for AdamW).
     public var weightDecay: Float = 0
+    /// The learning-rate schedule after warm-up.
     public var schedule: ScheduleKind = .cosine
     /// Epochs of linear learning-rate warm-up before the schedule.
     public var warmupEpochs = 0
+    /// Label smoothing of the cross-entropy targets, in [0, 1) (0: none).
     public var labelSmoothing: Float = 0
     /// Mixup / cutmix with Beta(α, α); nil: off.
     public var mixup: Double?
+    /// Cutmix with Beta(α, α); nil: off. At most one of `mixup` and `cutmix`.
     public var cutmix: Double?
     /// Clip gradients to this global norm; nil: no clipping.
     public var clipNorm: Float?
@@ -94,11 +116,14 @@ public struct FineTuneOptions: Codable, Equatable, Sendable {
     /// Discriminative learning rates: each stage below the head trains at this factor of the
     /// next one up (1: every trainable stage at the full rate).
     public var bodyLearningRateFactor: Float = 1
+    /// Seeds the split, the initialisation, shuffling, augmentation and mixing: the same seed, the same run.
     public var seed: UInt64 = 0
+    /// The stratified share of the images held out for validation (it also chooses the best epoch).
     public var validationFraction = 0.2
     /// Few-shot: keep only this many training (and validation) images per class, the first of
     /// each class's share of the split (nil: all).
     public var trainPerClass: Int?
+    /// Few-shot: keep only this many validation images per class (nil: all).
     public var validationPerClass: Int?
     /// Frozen-prefix feature cache: K augmented views per training image (0: off; nil: 4 when
     /// the cache applies and the pipeline augments, 1 when it does not).
@@ -110,15 +135,18 @@ public struct FineTuneOptions: Codable, Equatable, Sendable {
     public var cacheFloat16 = false
     /// A held-out test split (never used to choose the epoch), evaluated at the end; 0: none.
     public var testFraction = 0.0
+    /// The training augmentation pipeline (`Augmentation(spec:)`); empty: none.
     public var pipeline = "hflip,rotate=10,jitter=0.1"
     /// Input side in pixels (default: 32 for the demo, the architecture's otherwise).
     public var imageSize: Int?
+    /// Fail on the first image that cannot be decoded instead of skipping it with a warning.
     public var strictImages = false
     /// The folder that receives the run; an existing one is never overwritten (a suffix is added).
     public var runsDirectory = "runs"
     /// The embedded demo datasets: Open Clip Art's food drawings (6 classes, 289 images, the
     /// default), or drawn circles, squares and triangles (for quick tests).
     public enum DemoDataset: String, Codable, Sendable { case food, shapes }
+    /// Which embedded demo dataset trains when neither `data` nor `dataset` is set.
     public var demo: DemoDataset = .food
     /// Images per class of the shapes demo.
     public var demoImagesPerClass = 120
@@ -129,6 +157,7 @@ public struct FineTuneOptions: Codable, Equatable, Sendable {
     /// Images with more pixels than this are refused when they must be decoded at full size.
     public var maxPixels = ImageDecoder.defaultMaxPixels
 
+    /// Options for fine-tuning `base` with `freeze`; every other setting takes its default.
     public init(base: String, freeze: Freeze) {
         self.base = base
         self.freeze = freeze

@@ -98,10 +98,13 @@ public enum Recipe {
 }
 
 extension Optimizer: CustomStringConvertible {
+    /// The update rule with its settings, as the run summary's recipe line shows it.
     public var description: String { "\(rule)" }
 }
 
 extension LearningRateScheduler: CustomStringConvertible {
+    /// The schedule, then its warm-up steps and plateau rule if any (`… after 40 warm-up steps,
+    /// ×0.1 on a 2-epoch plateau`).
     public var description: String {
         var text = "\(schedule)"
         if warmupSteps > 0 { text += " after \(warmupSteps) warm-up steps" }

@@ -7,11 +7,17 @@ import Vision
 /// (what it was started with: `finetune resume` reads it back), `status.json` (running,
 /// interrupted, diverged or finished, and the epochs done), plus the charts and the summary.
 public enum RunFolder {
+    /// How far a run got: `running` (or killed without a trace), `interrupted` (stopped by an
+    /// interrupt; resumable), `diverged` (training failed on non-finite values) or `finished`.
     public enum State: String, Codable, Sendable { case running, interrupted, diverged, finished }
 
+    /// The contents of `status.json`.
     public struct Status: Codable, Sendable {
+        /// Where the run stands.
         public var state: State
+        /// Epochs completed when the status was written.
         public var epochs: Int
+        /// When the status was written (ISO 8601, UTC).
         public var updated: String
     }
 
@@ -56,7 +62,7 @@ public enum RunFolder {
         guard let status = status(of: model), status.state != .finished else { return nil }
         let folder = (model as NSString).deletingLastPathComponent
         return
-            "note: \(folder) is an incomplete run (\(status.state.rawValue) after \(status.epochs) epochs): \(model) holds the "
+            "\(folder) is an incomplete run (\(status.state.rawValue) after \(status.epochs) epochs): \(model) holds the "
             + "best epoch so far; continue it from \(folder)/checkpoint.h5 with `finetune resume \(folder)`"
     }
 

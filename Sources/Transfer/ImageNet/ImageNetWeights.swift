@@ -7,23 +7,34 @@ import Zoo
 /// torch.hub compares the SHA-256 prefix in the file's name. The full SHA-256 of what was
 /// verified is recorded in the converted file's provenance.
 public struct ImageNetWeights: Sendable {
+    /// The published file's kind: a Keras HDF5 weights file (`keras`) or a PyTorch checkpoint (`torch`).
     public enum Format: String, Sendable { case keras, torch }
+    /// The check the publishing library makes on the download (hex digits, either case).
     public enum Digest: Sendable, Equatable {
+        /// The file's full MD5, as Keras's `get_file` checks it.
         case md5(String)
+        /// The first hex digits of the SHA-256, as torch.hub takes them from the file name.
         case sha256Prefix(String)
+        /// The file's full SHA-256.
         case sha256(String)
     }
 
+    /// The catalogue name (`resnet18-torchvision`), as `finetune zoo get` and `--weights` take it.
     public let name: String
+    /// Where the publishing library downloads the file from.
     public let url: String
+    /// The digest the download must match.
     public let digest: Digest
+    /// How the file is converted.
     public let format: Format
     /// The Graft architecture the file converts to (`Architectures`).
     public let architecture: String
     /// Preprocessing the weights expect (nil: the architecture's).
     public let preprocessing: Preprocessing?
+    /// One line for listings: the lineage, the model and the download size.
     public let summary: String
 
+    /// A catalogue entry; `preprocessing` nil means the architecture's default.
     public init(
         name: String, url: String, digest: Digest, format: Format, architecture: String,
         preprocessing: Preprocessing? = nil, summary: String
@@ -46,6 +57,8 @@ public struct ImageNetWeights: Sendable {
     static let licence =
         "ImageNet-trained; the weights' terms are their publishers' (Keras: Apache 2.0 code, torchvision: BSD-3 code; ImageNet is for non-commercial research)"
 
+    /// Every fetchable file: VGG16 and ResNet50 from keras.applications, ResNet18, ResNet50 and
+    /// VGG16 from torchvision.
     public static let catalogue: [ImageNetWeights] = [
         ImageNetWeights(
             name: "vgg16-keras", url: keras + "vgg16/vgg16_weights_tf_dim_ordering_tf_kernels.h5",
@@ -78,6 +91,7 @@ public struct ImageNetWeights: Sendable {
         return (mirror.hasSuffix("/") ? String(mirror.dropLast()) : mirror) + original.path
     }
 
+    /// The catalogue entry named `name` (case-insensitive), or nil.
     public static func entry(_ name: String) -> ImageNetWeights? { catalogue.first { $0.name == name.lowercased() } }
 
     /// `GRAFT_HOME`, else `$XDG_CACHE_HOME/graft`, else `~/.cache/graft`.

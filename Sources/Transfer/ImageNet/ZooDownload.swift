@@ -14,9 +14,13 @@ import Zoo
 public enum ZooDownload {
     /// What a get did; `bytes` is 0 when the converted file was already there.
     public struct Result: Sendable {
+        /// The converted Graft weight file.
         public let path: String
+        /// Bytes downloaded (0: the converted file was already there).
         public let bytes: Int
+        /// The download's SHA-256 in hex (empty when nothing was downloaded).
         public let sha256: String
+        /// The converted model's parameter count (0 when nothing was downloaded).
         public let parameters: Int
     }
 
@@ -176,13 +180,20 @@ public enum ZooDownload {
     }
 }
 
+/// Why `ZooDownload.get` failed; no partial file is left behind in any case.
 public enum ZooDownloadError: Error, CustomStringConvertible {
+    /// The destination folder (or the temporary file in it) cannot be created.
     case folder(String, reason: String)
+    /// The transfer failed (network, an invalid URL, or writing the download).
     case transfer(url: String, reason: String)
+    /// The server answered with an HTTP status other than 200.
     case status(url: String, status: Int)
+    /// The connection ended after `received` of the `expected` bytes the server announced.
     case shortRead(url: String, received: Int, expected: Int)
+    /// The download does not match the published digest; `expected` describes it, `sha256`/`md5` are what arrived.
     case digest(url: String, expected: String, sha256: String, md5: String)
 
+    /// A message naming the URL or folder and what to do.
     public var description: String {
         switch self {
         case .folder(let folder, let reason):

@@ -9,11 +9,15 @@ import Zoo
 /// zoo/NAME.h5). The options are ordinary fine-tuning options with nothing frozen and no
 /// starting weights.
 public struct PretrainRecipe: Sendable {
+    /// The recipe's name, which is also the zoo entry's (`resnet18-clipart`).
     public let name: String
+    /// One line for listings and the model card.
     public let summary: String
     /// The source dataset, its classes and licence, for the model card.
     public let dataset: String
+    /// The dataset's licence(s), for the model card.
     public let license: String
+    /// The fine-tuning options that train the model (nothing frozen, no starting weights).
     public let options: FineTuneOptions
 
     /// The Debian packages holding the recipe's data folders (checked before training).
@@ -30,6 +34,8 @@ public struct PretrainRecipe: Sendable {
         resnet18Clipart, lenet5Fashion, resnet20Fashion, vgg11Clipart, vgg11Fashion,
     ]
 
+    /// The recipe named `name`.
+    /// - Throws: `PretrainError.unknownRecipe` listing the recipes there are.
     public static func named(_ name: String) throws -> PretrainRecipe {
         guard let recipe = all.first(where: { $0.name == name }) else {
             throw PretrainError.unknownRecipe(name, known: all.map(\.name))
@@ -43,9 +49,11 @@ public struct PretrainRecipe: Sendable {
         "computer", "shapes", "signs_and_symbols", "special", "recreation", "transportation",
         "people", "science", "office", "tools",
     ]
+    /// Where Debian's `openclipart-png` installs the drawings.
     public static let clipartRoot = "/usr/share/openclipart/png"
     /// Debian `tuxpaint-stamps-default` (GPL-2): every category but food.
     public static let tuxpaintRoot = "/usr/share/tuxpaint/stamps"
+    /// The Tux Paint stamp categories the clip-art recipes add (all but food).
     public static let tuxpaintFolders = [
         "animals", "clothes", "hobbies", "household", "medical", "military", "naturalforces",
         "people", "plants", "seasonal", "space", "sports", "symbols", "town", "vehicles",
@@ -157,10 +165,15 @@ public struct PretrainRecipe: Sendable {
         epochs: 30, summary: "VGG-11-BN at half width with a global-pooling head on Fashion-MNIST, 32x32 grey")
 }
 
+/// Why a pretraining recipe cannot run or be recorded.
 public enum PretrainError: Error, CustomStringConvertible {
+    /// No recipe has this name; `known` lists those there are.
     case unknownRecipe(String, known: [String])
+    /// The run folder is not a finished run of the recipe (other options, unfinished, or no test split).
     case notTheRecipesRun(String, recipe: String)
+    /// A data folder of the recipe is missing; `package` is the Debian package that installs it.
     case missingData(recipe: String, folder: String, package: String)
+    /// A message saying what to install or which recipes exist.
     public var description: String {
         switch self {
         case .missingData(let recipe, let folder, let package):

@@ -2,6 +2,7 @@ import Crypto
 import Engine
 import Foundation
 import Layers
+import Logging
 import Vision
 import Zoo
 
@@ -14,14 +15,21 @@ public enum Pretraining {
     /// Images in the stored test slice (the first of the test split, in order).
     public static let sliceImages = 500
 
+    /// What `run` and `finish` return: the manifest entry written and the run folder it came from.
     public struct Outcome: Sendable {
+        /// The entry added to zoo.json (replacing one of the same name).
         public var entry: ZooManifest.Entry
+        /// The run folder the zoo file was made from.
         public var runFolder: String
     }
 
+    /// Trains `recipe` into a new run folder (under `runs`, else the recipe's runs directory), then
+    /// writes its zoo files into `zoo` (see `finish`); messages go to `log`.
+    /// - Throws: `PretrainError.missingData` when a folder the recipe trains on is missing (naming the
+    ///   package that provides it), and any error of the run or of writing the zoo files.
     public static func run(
         _ recipe: PretrainRecipe, zoo: String = "zoo", runs: String? = nil,
-        say: @escaping (String) -> Void = { print($0) }
+        log: Logger = .graft
     ) throws -> Outcome {
         var options = recipe.options
         if let runs { options.runsDirectory = runs }
@@ -29,16 +37,16 @@ public enum Pretraining {
             throw PretrainError.missingData(recipe: recipe.name, folder: folder, package: package)
         }
         let started = Date()
-        let result = try FineTune.run(options, say: say)
+        let result = try FineTune.run(options, log: log)
         return try finish(
-            recipe, runFolder: result.runFolder, seconds: Date().timeIntervalSince(started), zoo: zoo, say: say)
+            recipe, runFolder: result.runFolder, seconds: Date().timeIntervalSince(started), zoo: zoo, log: log)
     }
 
     /// Makes the zoo files from a finished run folder of `recipe` (what `run` does after
     /// training; `finetune pretrain NAME --from-run RUN` when only this step failed).
     public static func finish(
         _ recipe: PretrainRecipe, runFolder: String, seconds: Double, zoo: String = "zoo",
-        say: @escaping (String) -> Void = { print($0) }
+        log: Logger = .graft
     ) throws -> Outcome {
         let saved = try FineTuneOptions.decode(
             Foundation.Data(contentsOf: URL(fileURLWithPath: runFolder + "/options.json")))
@@ -50,7 +58,7 @@ public enum Pretraining {
         try FileManager.default.createDirectory(atPath: zoo, withIntermediateDirectories: true)
         let trained = try TrainedModel(contentsOf: runFolder + "/model.h5")
         let plan = try FineTune.resolve(options)
-        let data = try FineTune.loadData(plan, say: { _ in })
+        let data = try FineTune.loadData(plan, log: .silent)
         let loaders = FineTune.loaders(
             plan, data: data, model: FineTune.Model(network: trained.model, preprocessing: trained.preprocessing))
         guard let testLoader = loaders.test else {
@@ -113,10 +121,10 @@ public enum Pretraining {
         try manifest.write(to: zoo)
         try AtomicFile.write(
             ModelCard.text(entry, recipe: recipe, history: result.history), to: zoo + "/\(recipe.name).md")
-        say(
-            String(
-                format: "zoo: wrote %@ (test accuracy %.2f%% on %d images, %.0f s)", file, test.accuracy * 100,
-                entry.testImages, seconds))
+        let message = String(
+            format: "zoo: wrote %@ (test accuracy %.2f%% on %d images, %.0f s)", file, test.accuracy * 100,
+            entry.testImages, seconds)
+        log.info("\(message)")
         return Outcome(entry: entry, runFolder: result.runFolder)
     }
 

@@ -14,6 +14,7 @@ public enum ZooDirectory {
         return checkout
     }
 
+    /// The zoo's `zoo.json` at `path`; nil when there is none or it cannot be read.
     public static var manifest: ZooManifest? { try? ZooManifest.read(path) }
 
     /// Family aliases: `--base resnet` means the zoo's ResNet for the data's channels.

@@ -6,54 +6,90 @@ import Zoo
 
 /// zoo/zoo.json: one entry per pretrained model, with everything needed to trust and use it.
 public struct ZooManifest: Codable, Sendable {
+    /// The stored test slice of an entry, for checking the model without its dataset.
     public struct Slice: Codable, Equatable, Sendable {
         /// The stored images (zoo/NAME-test.h5: uint8 `images` NHWC, int32 `labels`).
         public var file: String
+        /// The number of images in the slice.
         public var images: Int
         /// The model's accuracy on them when it was made; the zoo's test checks it.
         public var accuracy: Double
     }
 
+    /// One pretrained model: its file, what it was trained on, how well it does and how it was made
+    /// (snake_case keys in zoo.json).
     public struct Entry: Codable, Equatable, Sendable {
+        /// The entry's name (`resnet18-clipart`), as `--base` and `TrainedModel(zooEntry:)` take it.
         public var name: String
+        /// The weight file, relative to the zoo folder (`NAME.h5`).
         public var file: String
+        /// One line for listings: architecture, data and input.
         public var summary: String
+        /// The zoo architecture name (`Architectures`).
         public var architecture: String
+        /// The configuration the model was built from, class count included.
         public var configuration: ModelConfiguration
+        /// The training data: source, packages and how it was labelled.
         public var dataset: String
+        /// The head's class names, in output order.
         public var classes: [String]
+        /// The training data's licence(s).
         public var license: String
+        /// [height, width, channels] of the input.
         public var inputSize: [Int]
+        /// "RGB", "BGR" or "L", as `Preprocessing.channelOrder`.
         public var channelOrder: String
+        /// Per-channel normalisation mean (of pixels in [0, 1]).
         public var mean: [Float]
+        /// Per-channel normalisation standard deviation.
         public var std: [Float]
+        /// Accuracy on the held-out test split, in [0, 1].
         public var testAccuracy: Double
+        /// The number of test images `testAccuracy` was measured on.
         public var testImages: Int
+        /// What the test split was (the official test set, or a stratified held-out share and its seed).
         public var testMeasured: String
+        /// Accuracy on the validation split, which also chose the epoch (so optimistic).
         public var validationAccuracy: Double
+        /// The epoch whose weights were kept (1-based; 0 when unknown).
         public var bestEpoch: Int
+        /// Epochs trained before the run ended (early stopping included).
         public var epochsRun: Int
+        /// The stored test slice and the accuracy on it.
         public var slice: Slice
+        /// SHA-256 of the weight file, hex.
         public var sha256: String
+        /// Size of the weight file in bytes.
         public var bytes: Int
+        /// The command that makes the entry (`finetune pretrain NAME`).
         public var command: String
+        /// The seed the run was made with (split, initialisation, augmentation).
         public var seed: UInt64
+        /// Wall-clock seconds pretraining took, rounded.
         public var wallSeconds: Double
+        /// The CPU, its widest vector ISA and core count the run had.
         public var machine: String
+        /// When the entry was written (ISO 8601).
         public var date: String
+        /// The run folder the model came from.
         public var runFolder: String
     }
 
+    /// The entries, in `PretrainRecipe.all` order.
     public var entries: [Entry]
 
+    /// A manifest of `entries`.
     public init(entries: [Entry]) { self.entries = entries }
 
+    /// Reads `zoo.json` from the folder `zoo`.
+    /// - Throws: a file error when it cannot be read, `DecodingError` when it is not a manifest.
     public static func read(_ zoo: String) throws -> ZooManifest {
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
         return try decoder.decode(ZooManifest.self, from: Data(contentsOf: URL(fileURLWithPath: zoo + "/zoo.json")))
     }
 
+    /// Writes `zoo.json` (pretty-printed, sorted snake_case keys) into the folder `zoo`, atomically.
     public func write(to zoo: String) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -61,6 +97,7 @@ public struct ZooManifest: Codable, Sendable {
         try AtomicFile.write(try encoder.encode(self), to: zoo + "/zoo.json")
     }
 
+    /// The entry named exactly `name`, or nil.
     public func entry(_ name: String) -> Entry? { entries.first { $0.name == name } }
 }
 

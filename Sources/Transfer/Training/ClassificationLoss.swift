@@ -6,14 +6,19 @@ import Vision
 /// and label smoothing, or against soft targets (mixup, cutmix). Validation uses the same
 /// objective, so early stopping compares like with like.
 public struct ClassificationLoss: Sendable {
+    /// Per-class weights of the loss ([classes]); nil weighs every class alike.
     public var classWeights: Tensor?
+    /// Label smoothing ε in [0, 1): the target puts 1 - ε on the label and spreads ε over the classes.
     public var labelSmoothing: Float
 
+    /// Plain cross-entropy unless class weights or label smoothing are given.
     public init(classWeights: Tensor? = nil, labelSmoothing: Float = 0) {
         self.classWeights = classWeights
         self.labelSmoothing = labelSmoothing
     }
 
+    /// The mean loss of [batch, classes] `logits`: cross-entropy against `softTargets` when given (mixing;
+    /// no smoothing or class weights then), else against `labels`.
     public func callAsFunction(_ logits: Variable, labels: [Int], softTargets: Tensor? = nil) throws -> Variable {
         if let softTargets { return try softmaxCrossEntropy(logits: logits, targets: softTargets) }
         return try softmaxCrossEntropy(

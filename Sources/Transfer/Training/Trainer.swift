@@ -12,8 +12,11 @@ public enum TrainingError: Error, CustomStringConvertible {
     case lossExploded(epoch: Int, batch: Int, loss: Float, initial: Float, factor: Float, learningRate: Float)
     /// An update left NaN or infinite values in a parameter (ReLU can hide them from the loss).
     case nonFiniteWeights(epoch: Int, batch: Int, parameter: String, learningRate: Float)
+    /// There was nothing to train on; the text names what was missing ("training images").
     case noData(String)
 
+    /// What went wrong, where (epoch, batch), and for divergence the advice: a ten times lower rate,
+    /// clipping, or `finetune lr-find`.
     public var description: String {
         switch self {
         case .nonFiniteLoss(let epoch, let batch, let rate, let cause):
@@ -48,9 +51,13 @@ public enum TrainingError: Error, CustomStringConvertible {
 /// However `fit` ends, every callback sees `fitEnded` (early stopping restores the best
 /// weights there) and the model is left in inference mode.
 public final class Trainer {
+    /// The model trained in place.
     public let model: Module
+    /// The optimiser over the model's trainable parameters; its step count drives schedules and seeds.
     public let optimizer: any GradientOptimizer
+    /// The objective of training and of the validation pass.
     public var loss: ClassificationLoss
+    /// The callbacks, in the order they see every event.
     public var callbacks: [TrainingCallback]
     /// Seeds the dropout masks: step s of layer l draws from `(seed, s, l)`, so a resumed run
     /// draws the same masks as an uninterrupted one.
@@ -58,6 +65,7 @@ public final class Trainer {
     /// The context of the running (or last) fit.
     public private(set) var context: TrainingContext?
 
+    /// A trainer of `model` with `optimizer`, `loss` and `callbacks`; `seed` fixes the dropout masks.
     public init(
         model: Module, optimizer: any GradientOptimizer, loss: ClassificationLoss = ClassificationLoss(),
         callbacks: [TrainingCallback] = [], seed: UInt64 = 0

@@ -15,14 +15,20 @@ import Zoo
 public struct TrainingCheckpoint {
     /// Epochs finished.
     public var epoch: Int
+    /// The records of the finished epochs, in order.
     public var history: [EpochRecord]
+    /// The model's parameters and buffers by dotted key.
     public var tensors: [String: Tensor]
+    /// The optimiser's state as JSON (step count, hyperparameters, …), from `stateArchive()`.
     public var optimizerJSON: Data
+    /// The optimiser's state tensors (moments, …) in the order its JSON refers to them.
     public var optimizerTensors: [Tensor]
+    /// Each checkpointable callback's state, by `checkpointName`.
     public var callbacks: [String: CallbackState]
     /// Anything the caller wants back on resume (FineTune keeps its options here).
     public var extra: [String: String]
 
+    /// The format tag in the file's header; files with another tag are refused.
     public static let format = "graft-checkpoint-1"
 
     private struct Header: Codable {
@@ -36,6 +42,7 @@ public struct TrainingCheckpoint {
         var extra: [String: String]
     }
 
+    /// Writes the checkpoint to `path` atomically (the previous file survives a crash or a kill).
     public func write(to path: String) throws {
         let header = Header(
             format: Self.format, epoch: epoch, history: history,
@@ -55,6 +62,8 @@ public struct TrainingCheckpoint {
         }
     }
 
+    /// Reads a checkpoint written by `write(to:)`, under a watchdog against damaged files that make libhdf5 loop.
+    /// - Throws: `HDF5Error` for unreadable files, `CheckpointError.notACheckpoint` for other kinds of files.
     public static func read(_ path: String) throws -> TrainingCheckpoint {
         let bytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
         return try Watchdog.run(seconds: Watchdog.readLimit(bytes: bytes),
@@ -88,10 +97,14 @@ public struct TrainingCheckpoint {
     }
 }
 
+/// Why a training checkpoint cannot be used.
 public enum CheckpointError: Error, CustomStringConvertible {
+    /// The file has no readable `graft_checkpoint` header of this format.
     case notACheckpoint(path: String)
+    /// The checkpoint does not fit the model being resumed (a missing or misshapen tensor); `reason` says which.
     case mismatch(path: String, reason: String)
 
+    /// A one-line message naming the file.
     public var description: String {
         switch self {
         case .notACheckpoint(let path):

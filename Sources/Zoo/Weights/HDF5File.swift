@@ -4,12 +4,18 @@ import Foundation
 
 /// Errors from HDF5 files; each names the file and the object.
 public enum HDF5Error: Error, CustomStringConvertible, Equatable {
+    /// The file exists but lacks the HDF5 signature (truncated, or another format).
     case notHDF5(path: String)
+    /// The file looks like HDF5 but libhdf5 cannot open it.
     case cannotOpen(path: String)
+    /// The file, a group, a dataset or an attribute the reader needs is not there; `object` says which.
     case missing(path: String, object: String)
+    /// `object` exists but is not what Graft can read (wrong type, rank or contents); `reason` says why.
     case unsupported(path: String, object: String, reason: String)
+    /// A libhdf5 call failed while doing `operation` (writing, flushing, closing, …).
     case failed(path: String, operation: String)
 
+    /// A one-line message naming the file and what to do about it.
     public var description: String {
         switch self {
         case let .notHDF5(path): return "\(path): not an HDF5 file (truncated, or another format); re-download or re-export it"
@@ -25,6 +31,7 @@ public enum HDF5Error: Error, CustomStringConvertible, Equatable {
 /// and string / number attributes (fixed- or variable-length strings, as h5py and Keras
 /// write them). Objects are addressed by slash-separated paths from the root.
 public final class HDF5File {
+    /// The path the file was opened from, or will be written to (in-memory files); errors name it.
     public let path: String
     let id: hid_t
 
@@ -285,6 +292,7 @@ public final class HDF5File {
 
     // MARK: Attributes
 
+    /// Whether `object` (default: the root) exists and has an attribute `name`.
     public func hasAttribute(_ name: String, on object: String = "/") -> Bool {
         (object == "/" || exists(object)) && H5Aexists_by_name(id, object, name, graft_H5P_DEFAULT()) > 0
     }

@@ -3,14 +3,21 @@ import Foundation
 
 /// Graft's own metadata in a weight file (root attributes `graft_*`).
 public struct WeightMetadata: Equatable, Sendable {
+    /// The zoo architecture name (`graft_architecture`, e.g. `resnet18`).
     public var architecture: String
+    /// The configuration that rebuilds the model (`graft_config`, JSON); nil when the file has none.
     public var configuration: ModelConfiguration?
+    /// The input size, channel order, mean and std the weights expect (`graft_input_size`, …).
     public var preprocessing: Preprocessing?
+    /// The head's class names in output order (`graft_class_names`); empty when unknown.
     public var classNames: [String]
     /// Where the weights come from: source, dataset, recipe, accuracy… (JSON object text).
     public var provenance: String
+    /// The file's `graft_content_hash` (`fnv1a64:…`), checked on load; nil when it has none. Saving
+    /// ignores it and writes the hash of the weights saved.
     public var contentHash: String?
 
+    /// Metadata with no class names, an empty provenance object and no content hash unless given.
     public init(architecture: String, configuration: ModelConfiguration?, preprocessing: Preprocessing?,
                 classNames: [String] = [], provenance: String = "{}", contentHash: String? = nil) {
         self.architecture = architecture; self.configuration = configuration; self.preprocessing = preprocessing
@@ -25,9 +32,13 @@ public struct WeightMetadata: Equatable, Sendable {
 /// `model_weights`), and Keras 3 `.weights.h5` files (`layers/<name>/vars/<i>`, where weights
 /// have no names, only positions).
 public struct WeightArchive {
+    /// Where the weights came from: Graft's own file, a Keras 2 weights or full-model file, a
+    /// Keras 3 `.weights.h5`, or a converted PyTorch checkpoint (`torch`). Raw values name them in provenance.
     public enum Format: String, Sendable { case graft, keras2Weights = "keras2-weights", keras2Model = "keras2-model", keras3 = "keras3", torch }
 
+    /// The file the archive was read from.
     public let path: String
+    /// The file's flavour.
     public let format: Format
     /// Layer names in file order.
     public let layerNames: [String]
@@ -35,8 +46,10 @@ public struct WeightArchive {
     /// component without `:0` (`kernel`, `bias`, `gamma`, `beta`, `moving_mean`,
     /// `moving_variance`); Keras 3 names are positions ("0", "1", …).
     public let layers: [String: [(name: String, tensor: Tensor)]]
+    /// Graft's metadata; nil for files Graft did not write (Keras files).
     public let metadata: WeightMetadata?
 
+    /// An archive from already-read layers (what `TorchConversion` builds).
     public init(path: String, format: Format, layerNames: [String], layers: [String: [(name: String, tensor: Tensor)]],
                 metadata: WeightMetadata?) {
         self.path = path; self.format = format; self.layerNames = layerNames; self.layers = layers; self.metadata = metadata

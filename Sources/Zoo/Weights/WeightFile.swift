@@ -65,30 +65,45 @@ extension ZooModel {
 
 /// What happened to each tensor of a load.
 public struct LoadReport: CustomStringConvertible, Sendable {
+    /// The outcome for one tensor.
     public enum Status: Equatable, Sendable {
+        /// Read from the file and assigned (shape and values checked).
         case loaded
+        /// Deliberately not loaded, with the reason (`head`, `head in the file`); not a problem.
         case skipped(String)
+        /// The model has the tensor but the file does not (no such layer, or no such weight in it).
         case missing
+        /// Both have the tensor, with different shapes: `expected` the model's, `found` the file's.
         case shapeMismatch(expected: [Int], found: [Int])
         /// In the file but not in the model.
         case unexpected
     }
 
+    /// One tensor of the load: where it goes in the model and where it comes from in the file.
     public struct Entry: Sendable {
+        /// The model's dotted key (`stage1.block1.conv1.weight`); empty for tensors only in the file.
         public let key: String
+        /// The HDF5 layer name (`conv2_block1_1_conv`).
         public let layer: String
+        /// The weight's name in the layer (`kernel`, `bias`, `moving_mean`, … or a Keras 3 position).
         public let weight: String
+        /// What happened to the tensor.
         public let status: Status
     }
 
+    /// The file the weights were read from.
     public let path: String
+    /// Every tensor of the model and of the file, in the model's layer order, then the file's leftovers.
     public let entries: [Entry]
 
+    /// The number of tensors assigned.
     public var loaded: Int { entries.filter { $0.status == .loaded }.count }
+    /// The entries that are neither loaded nor deliberately skipped: missing, misshapen or unexpected.
     public var problems: [Entry] {
         entries.filter { if case .skipped = $0.status { return false }; return $0.status != .loaded }
     }
 
+    /// A summary line (loaded, skipped, problems) and one line per tensor.
     public var description: String {
         var lines = ["\(path): \(loaded) tensors loaded, \(entries.count - loaded - problems.count) skipped, \(problems.count) problems"]
         for e in entries {
@@ -106,13 +121,22 @@ public struct LoadReport: CustomStringConvertible, Sendable {
     }
 }
 
+/// Why a weight file was not loaded into a model (the model is left as it was).
 public enum WeightLoadError: Error, CustomStringConvertible {
+    /// A strict load found problems; the report lists every tensor.
     case incompatible(LoadReport)
+    /// The file's stored configuration (`file`) builds another model than `model` (class count and, where
+    /// the weights do not depend on it, input size aside).
     case architectureMismatch(path: String, file: String, model: String)
+    /// A tensor in the file holds `count` NaN or infinite values.
     case nonFinite(path: String, layer: String, weight: String, count: Int)
+    /// The tensors' hash differs from the file's `graft_content_hash`: the file is damaged or edited.
     case contentHashMismatch(path: String, stored: String, computed: String)
+    /// Not one tensor of the file fits the model (probably another architecture); `fileLayers` names its layers.
     case nothingMatches(path: String, fileLayers: [String])
 
+    /// A message naming the file and, for an incompatible load, the first five problems, with a
+    /// hint to skip the head when the head differs.
     public var description: String {
         switch self {
         case let .incompatible(report):
@@ -141,11 +165,13 @@ public enum WeightLoadError: Error, CustomStringConvertible {
     }
 }
 
+/// How `WeightFile.load` treats the head and tensors that do not fit.
 public struct LoadOptions: Sendable {
     /// Leave the head as initialised and ignore the file's head (replacing the classifier).
     public var skipHead: Bool
     /// Fail unless every tensor loads (default); otherwise load what fits and report the rest.
     public var strict: Bool
+    /// Options for a strict load of everything, head included, unless told otherwise.
     public init(skipHead: Bool = false, strict: Bool = true) { self.skipHead = skipHead; self.strict = strict }
 }
 

@@ -83,10 +83,16 @@ struct TorchTensorReference {
 
 /// Why a pickle was refused.
 public enum PickleError: Error, CustomStringConvertible {
+    /// The pickle names a global (class or function) outside what a state_dict needs; `name` is its
+    /// qualified name.
     case forbiddenGlobal(path: String, name: String)
+    /// The pickle does something a state_dict pickle does not (an opcode `torch.save` does not
+    /// write, a call of another function, …); `what` says what.
     case unsupported(path: String, what: String)
+    /// The pickle is damaged (it ends early, the stack runs empty, a memo is missing, …).
     case malformed(path: String, problem: String)
 
+    /// A message naming the file, explaining the refusal and what to save or run instead.
     public var description: String {
         switch self {
         case .forbiddenGlobal(let path, let name):

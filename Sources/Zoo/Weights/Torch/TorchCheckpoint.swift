@@ -13,16 +13,22 @@ import ZIPFoundation
 public struct TorchCheckpoint {
     /// One tensor, converted to float32 (integer tensors such as `num_batches_tracked` too).
     public struct Entry {
+        /// The state_dict key (`layer1.0.conv1.weight`), without a DataParallel `module.` prefix.
         public let key: String
+        /// The tensor's shape in PyTorch's layout (conv weights OIHW, dense weights (out, in)).
         public let shape: [Int]
+        /// The elements in row-major order of `shape`, gathered from the storage whatever the strides.
         public let values: [Float]
+        /// The entry as a tensor of `shape` (still in PyTorch's layout).
         public var tensor: Tensor { Tensor(shape: shape, scalars: values) }
     }
 
+    /// The file the checkpoint was read from.
     public let path: String
     /// The state_dict in file order, "module." prefixes (DataParallel) removed.
     public let entries: [Entry]
 
+    /// The entry for a state_dict key, or nil when the checkpoint has none.
     public subscript(key: String) -> Entry? { entries.first { $0.key == key } }
 
     /// True when the file starts like a PyTorch checkpoint (a zip archive or a pickle).
@@ -33,6 +39,10 @@ public struct TorchCheckpoint {
         return head == [0x50, 0x4b] || head == [0x80, 0x02]
     }
 
+    /// Reads and parses the checkpoint at `path` (zip or legacy container), unwrapping a
+    /// state_dict nested under `state_dict`, `model_state_dict` or `model`.
+    /// - Throws: `TorchCheckpointError` for an unreadable, damaged or truncated file or one that is
+    ///   not a state_dict; `PickleError` when the pickle names anything a state_dict does not need.
     public init(reading path: String) throws {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw TorchCheckpointError.unreadable(path: path)
@@ -227,13 +237,20 @@ public struct TorchCheckpoint {
     }
 }
 
+/// Why a PyTorch checkpoint could not be read.
 public enum TorchCheckpointError: Error, CustomStringConvertible {
+    /// The file does not exist or cannot be read.
     case unreadable(path: String)
+    /// The file starts neither like a torch.save zip archive nor like the legacy format.
     case notACheckpoint(path: String)
+    /// The container is broken or holds what Graft does not read (big-endian storages, …); `problem` says what.
     case damaged(path: String, problem: String)
+    /// The file ends before the bytes of `storage` (or lacks them).
     case truncated(path: String, storage: String)
+    /// The pickled object is not a non-empty dict of tensors; `found` describes what it is.
     case notAStateDict(path: String, found: String)
 
+    /// A message naming the file and what to do (re-download, or save `model.state_dict()`).
     public var description: String {
         switch self {
         case .unreadable(let path): return "\(path): cannot be read (no such file, or no permission)"

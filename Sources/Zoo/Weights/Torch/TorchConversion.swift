@@ -300,16 +300,27 @@ public enum TorchConversion {
     }
 }
 
+/// Why a PyTorch checkpoint could not be converted for an architecture.
 public enum TorchConversionError: Error, CustomStringConvertible {
+    /// The architecture has no PyTorch conversion; `known` lists those that have.
     case unknownArchitecture(String, known: [String])
+    /// A tensor the layout needs is not in the checkpoint; `firstKeys` are its first keys, as a clue.
     case missing(arch: String, key: String, firstKeys: [String])
+    /// The tensor at `key` has `shape`, not the `rank` dimensions its layer needs.
     case rank(arch: String, key: String, shape: [Int], rank: Int)
+    /// The checkpoint's tensors do not match `arch`: unknown, missing or misshapen tensors, summarised.
     case mismatch(arch: String, problems: [String])
+    /// A VGG's `classifier.0` takes `inputs` features, which is not `channels` times a square map.
     case classifierInputs(arch: String, inputs: Int, channels: Int)
+    /// The asked input size does not give the `side` x `side` feature map the VGG classifier
+    /// expects; only `needed` px does.
     case vggInputSize(arch: String, side: Int, needed: Int, asked: Int)
+    /// LeNet-5 was asked for an input size other than 32.
     case lenetInputSize(Int)
+    /// The first convolution takes this many channels; torchvision's ImageNet models need 3.
     case channels(Int)
 
+    /// A message naming the architecture and, where it helps, the `--arch` to check.
     public var description: String {
         switch self {
         case .unknownArchitecture(let arch, let known):
