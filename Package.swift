@@ -20,6 +20,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         // Every library message goes through swift-log; the CLI installs a stderr handler.
         .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
+        // `swift package generate-documentation` (DocC), see the README.
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
         // PyTorch checkpoints are zip archives (TorchCheckpoint).
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
     ],
@@ -55,6 +57,8 @@ let package = Package(
         // The README's library example, verbatim (scripts/check_dependency.sh builds it in a
         // package of its own that depends on a tagged Graft).
         .executableTarget(name: "LibraryExample", dependencies: ["Graft"], path: "Examples/LibraryExample"),
+        // The DocC getting-started article's code, verbatim (LibraryExampleTests runs it).
+        .executableTarget(name: "GettingStarted", dependencies: ["Graft"], path: "Examples/GettingStarted"),
         .executableTarget(name: "TransferEvidence", dependencies: ["Graft"], path: "Examples/TransferEvidence"),
         .executableTarget(name: "GraftBench", dependencies: ["Graft"], path: "Examples/GraftBench"),
         .executableTarget(name: "TrainMLP", dependencies: ["Graft"], path: "Examples/TrainMLP"),
@@ -73,7 +77,7 @@ let package = Package(
         .testTarget(name: "ZooTests", dependencies: ["Zoo", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CHDF5", "CPNG", "CTurboJPEG"]),
         // Runs the built `finetune` binary: exit codes and messages of the command line.
-        .testTarget(name: "CLITests", dependencies: ["finetune", "LibraryExample", "Transfer", "TestSupport"],
+        .testTarget(name: "CLITests", dependencies: ["finetune", "LibraryExample", "GettingStarted", "Transfer", "TestSupport"],
                     exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v5]

@@ -10,3 +10,5 @@ swift test --skip-build
 ONEDNN_MAX_CPU_ISA=AVX2 swift test --skip-build --filter ConvolutionRepeatabilityTests
 # Graft as a dependency by version (debug and release builds of the README's library example).
 bash scripts/check_dependency.sh
+# The DocC documentation of Transfer and Zoo builds without warnings, every public symbol documented.
+bash scripts/check_docs.sh

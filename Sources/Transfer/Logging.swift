@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 
+/// The library's loggers.
 extension Logger {
     /// The logger every library message goes through unless a caller passes its own: labelled
     /// `graft`, handled by whatever `LoggingSystem.bootstrap` installed (swift-log's default prints

@@ -116,7 +116,12 @@ public enum ModelConfiguration: Codable, Equatable, Sendable {
 }
 
 /// How the head ends when the original top is left off.
-public enum GlobalPooling: String, Codable, Sendable { case avg, max }
+public enum GlobalPooling: String, Codable, Sendable {
+    /// Global average pooling: the mean over height and width of each channel.
+    case avg
+    /// Global max pooling: the maximum over height and width of each channel.
+    case max
+}
 
 extension ModelConfiguration {
     /// The configuration with a `classes`-way head.

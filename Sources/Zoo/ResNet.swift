@@ -13,13 +13,33 @@ import Layers
 public struct ResNetConfig: Codable, Equatable, Sendable {
     /// The residual block: `basic` (two 3x3 convolutions, ResNet-18/34 and CIFAR) or `bottleneck`
     /// (1x1, 3x3, 1x1 with 4x expansion, ResNet-50/101/152).
-    public enum Block: String, Codable, Sendable { case basic, bottleneck }
+    public enum Block: String, Codable, Sendable {
+        /// Two 3x3 convolutions, expansion 1 (ResNet-18/34, CIFAR ResNets).
+        case basic
+        /// 1x1, 3x3, 1x1 convolutions, expansion 4 (ResNet-50/101/152).
+        case bottleneck
+    }
     /// Where a bottleneck's stride goes: the first 1x1 convolution (Keras) or the 3x3 (torchvision).
-    public enum StrideOn: String, Codable, Sendable { case first, spatial }
+    public enum StrideOn: String, Codable, Sendable {
+        /// The stride on the first 1x1 convolution (Keras, ResNet v1).
+        case first
+        /// The stride on the 3x3 convolution (torchvision, "v1.5").
+        case spatial
+    }
     /// 'same' padding (Keras, extra pixel bottom/right) or symmetric explicit padding (PyTorch).
-    public enum PaddingStyle: String, Codable, Sendable { case keras, torch }
+    public enum PaddingStyle: String, Codable, Sendable {
+        /// Keras 'same' padding: the odd extra pixel goes bottom/right.
+        case keras
+        /// PyTorch explicit symmetric padding of kernel / 2 on every side.
+        case torch
+    }
     /// ImageNet stem (7x7/2 + max pool) or small-input stem (3x3/1, no pool).
-    public enum Stem: String, Codable, Sendable { case imagenet, small }
+    public enum Stem: String, Codable, Sendable {
+        /// 7x7 convolution with stride 2, then 3x3 max pooling with stride 2 (224 px inputs).
+        case imagenet
+        /// One 3x3 convolution with stride 1 and no pooling (32 px inputs, CIFAR).
+        case small
+    }
 
     /// The residual block every stage is made of.
     public var block: Block

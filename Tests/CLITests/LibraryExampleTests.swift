@@ -41,6 +41,53 @@ final class LibraryExampleTests: XCTestCase {
     }
 }
 
+/// The DocC getting-started article shows `Examples/GettingStarted/main.swift` byte for byte,
+/// and the built program loads the zoo's ResNet-18, extracts, fine-tunes, saves and predicts.
+final class GettingStartedTests: XCTestCase {
+    func testTheArticleShowsTheExampleVerbatim() throws {
+        let article = try String(
+            contentsOf: LibraryExampleTests.root.appendingPathComponent("Sources/Transfer/Transfer.docc/GettingStarted.md"),
+            encoding: .utf8)
+        let example = try String(
+            contentsOf: LibraryExampleTests.root.appendingPathComponent("Examples/GettingStarted/main.swift"), encoding: .utf8)
+        guard let start = article.range(of: "```swift\n"),
+            let end = article.range(of: "```\n", range: start.upperBound..<article.endIndex)
+        else { return XCTFail("GettingStarted.md has no swift code block") }
+        XCTAssertEqual(String(article[start.upperBound..<end.lowerBound]), example)
+    }
+
+    func testTheExampleRuns() throws {
+        let temporary = try TemporaryDirectory("getting-started")
+        defer { temporary.remove() }
+        for (c, name) in ["cats", "dogs"].enumerated() {
+            try FileManager.default.createDirectory(
+                atPath: temporary.path("photos/\(name)"), withIntermediateDirectories: true)
+            for i in 0..<5 {
+                let image = Image.generate(width: 40, height: 30, channels: 3) { y, x, ch in
+                    Float((x * (c + 1) + y + ch * i) % 11) / 11
+                }
+                try image.writePNG(to: temporary.path("photos/\(name)/\(i).png"))
+            }
+        }
+        let process = Process()
+        process.executableURL = FinetuneBinary.url.deletingLastPathComponent().appendingPathComponent("GettingStarted")
+        process.currentDirectoryURL = temporary.url
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        let output = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0, output)
+        let lines = output.split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines.count, 4, output)
+        XCTAssertEqual(lines.first, "resnet18: 93 classes, input [64, 64, 3]")
+        XCTAssertEqual(lines.dropFirst().first, "stage3 features [10, 256] for 10 images")
+        XCTAssertTrue(lines.dropFirst(2).first?.hasPrefix("validation accuracy ") ?? false, output)
+        XCTAssertTrue(lines.last?.contains(": cats with probability") ?? false || lines.last?.contains(": dogs with probability") ?? false, output)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: temporary.path("my-model.h5")))
+    }
+}
+
 /// The README's option table names every option `finetune train --help` lists.
 final class ReadmeOptionTests: XCTestCase {
     func testEveryTrainingOptionIsInTheReadme() throws {

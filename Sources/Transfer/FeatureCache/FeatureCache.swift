@@ -16,7 +16,12 @@ import Zoo
 /// Entries are computed on first use, batch by batch.
 public final class FeatureCache: @unchecked Sendable {
     /// How entries are stored: `float32` as computed, or `float16` in half the memory (rounded).
-    public enum Precision: String, Codable, Sendable { case float32, float16 }
+    public enum Precision: String, Codable, Sendable {
+        /// 4 bytes per value, exactly as the frozen stages computed it.
+        case float32
+        /// 2 bytes per value, rounded to half precision (about 3 significant digits).
+        case float16
+    }
 
     /// The model whose prefix is cached (the whole network; only its first `stages` stages run here).
     public let model: any ZooModel

@@ -145,7 +145,12 @@ public struct FineTuneOptions: Codable, Equatable, Sendable {
     public var runsDirectory = "runs"
     /// The embedded demo datasets: Open Clip Art's food drawings (6 classes, 289 images, the
     /// default), or drawn circles, squares and triangles (for quick tests).
-    public enum DemoDataset: String, Codable, Sendable { case food, shapes }
+    public enum DemoDataset: String, Codable, Sendable {
+        /// Open Clip Art's food drawings: 6 classes, 289 images (public domain).
+        case food
+        /// Drawn circles, squares and triangles: fast, for tests.
+        case shapes
+    }
     /// Which embedded demo dataset trains when neither `data` nor `dataset` is set.
     public var demo: DemoDataset = .food
     /// Images per class of the shapes demo.

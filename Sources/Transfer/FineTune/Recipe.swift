@@ -97,6 +97,7 @@ public enum Recipe {
     }
 }
 
+/// Optimisers describe themselves for the run summary.
 extension Optimizer: CustomStringConvertible {
     /// The update rule with its settings, as the run summary's recipe line shows it.
     public var description: String { "\(rule)" }

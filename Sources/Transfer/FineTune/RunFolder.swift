@@ -9,7 +9,16 @@ import Vision
 public enum RunFolder {
     /// How far a run got: `running` (or killed without a trace), `interrupted` (stopped by an
     /// interrupt; resumable), `diverged` (training failed on non-finite values) or `finished`.
-    public enum State: String, Codable, Sendable { case running, interrupted, diverged, finished }
+    public enum State: String, Codable, Sendable {
+        /// Training, or killed without a trace (the checkpoint tells how far it got).
+        case running
+        /// Stopped by Ctrl-C or SIGTERM after a complete batch; `finetune resume` continues it.
+        case interrupted
+        /// Stopped on a non-finite or exploding loss; model.h5 holds the best epoch before.
+        case diverged
+        /// Ran to the end or stopped early; model.h5 is the best epoch.
+        case finished
+    }
 
     /// The contents of `status.json`.
     public struct Status: Codable, Sendable {

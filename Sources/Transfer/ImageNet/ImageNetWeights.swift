@@ -8,7 +8,12 @@ import Zoo
 /// verified is recorded in the converted file's provenance.
 public struct ImageNetWeights: Sendable {
     /// The published file's kind: a Keras HDF5 weights file (`keras`) or a PyTorch checkpoint (`torch`).
-    public enum Format: String, Sendable { case keras, torch }
+    public enum Format: String, Sendable {
+        /// A keras.applications HDF5 weights file.
+        case keras
+        /// A torchvision checkpoint (`torch.save` zip archive).
+        case torch
+    }
     /// The check the publishing library makes on the download (hex digits, either case).
     public enum Digest: Sendable, Equatable {
         /// The file's full MD5, as Keras's `get_file` checks it.

@@ -34,7 +34,18 @@ public struct WeightMetadata: Equatable, Sendable {
 public struct WeightArchive {
     /// Where the weights came from: Graft's own file, a Keras 2 weights or full-model file, a
     /// Keras 3 `.weights.h5`, or a converted PyTorch checkpoint (`torch`). Raw values name them in provenance.
-    public enum Format: String, Sendable { case graft, keras2Weights = "keras2-weights", keras2Model = "keras2-model", keras3 = "keras3", torch }
+    public enum Format: String, Sendable {
+        /// Graft's own file (`graft_format` attribute, metadata beside the weights).
+        case graft
+        /// A Keras 2 weights file (`save_weights`): root `layer_names`, a group per layer.
+        case keras2Weights = "keras2-weights"
+        /// A Keras 2 full-model file (`model.save`): the same under `model_weights`.
+        case keras2Model = "keras2-model"
+        /// A Keras 3 `.weights.h5`: `layers/<name>/vars/<i>`, weights by position only.
+        case keras3 = "keras3"
+        /// Converted from a PyTorch state_dict (`.pth`).
+        case torch
+    }
 
     /// The file the archive was read from.
     public let path: String
