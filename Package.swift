@@ -59,6 +59,7 @@ let package = Package(
         .executableTarget(name: "LibraryExample", dependencies: ["Graft"], path: "Examples/LibraryExample"),
         // The DocC getting-started article's code, verbatim (LibraryExampleTests runs it).
         .executableTarget(name: "GettingStarted", dependencies: ["Graft"], path: "Examples/GettingStarted"),
+        .executableTarget(name: "GradCAMCheck", dependencies: ["Graft"], path: "Examples/GradCAMCheck"),
         .executableTarget(name: "TransferEvidence", dependencies: ["Graft"], path: "Examples/TransferEvidence"),
         .executableTarget(name: "GraftBench", dependencies: ["Graft"], path: "Examples/GraftBench"),
         .executableTarget(name: "TrainMLP", dependencies: ["Graft"], path: "Examples/TrainMLP"),

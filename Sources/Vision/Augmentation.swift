@@ -125,7 +125,7 @@ public enum AugmentationOp: Equatable, Sendable {
         switch self {
         case .horizontalFlip: return image.flippedHorizontally()
         case .verticalFlip: return image.flippedVertically()
-        case .rotate, .zoom, .translate, .shear: return image.warped(inverse: inverseAffine(p)!)
+        case .rotate, .zoom, .translate, .shear: return image.warped(inverse: inverseAffine(p)!, fill: nil)
         case let .resizedCrop(size, _, _, _):
             return image.cropped(x: int("x"), y: int("y"), width: int("width"), height: int("height")).resized(width: size, height: size)
         case let .crop(size, padding, _):

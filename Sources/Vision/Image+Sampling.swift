@@ -4,10 +4,15 @@ extension Image {
     /// Bilinear sample at continuous coordinates (pixel centres at integers); outside the
     /// image returns `fill`.
     @inline(__always)
-    func sample(_ y: Double, _ x: Double, _ c: Int, fill: Float) -> Float {
+    /// Bilinear sample at (y, x); outside the image `fill`, or the nearest edge pixel when nil.
+    func sample(_ y: Double, _ x: Double, _ c: Int, fill: Float?) -> Float {
         let x0 = Int(x.rounded(.down)), y0 = Int(y.rounded(.down))
         let tx = Float(x - Double(x0)), ty = Float(y - Double(y0))
-        func at(_ yy: Int, _ xx: Int) -> Float { yy >= 0 && yy < height && xx >= 0 && xx < width ? self[yy, xx, c] : fill }
+        func at(_ yy: Int, _ xx: Int) -> Float {
+            if yy >= 0 && yy < height && xx >= 0 && xx < width { return self[yy, xx, c] }
+            guard let fill else { return self[min(max(yy, 0), height - 1), min(max(xx, 0), width - 1), c] }
+            return fill
+        }
         let top = at(y0, x0) * (1 - tx) + at(y0, x0 + 1) * tx
         let bottom = at(y0 + 1, x0) * (1 - tx) + at(y0 + 1, x0 + 1) * tx
         return top * (1 - ty) + bottom * ty
@@ -15,9 +20,10 @@ extension Image {
 
     /// The affine warp whose inverse maps each output pixel (x, y), measured from the output
     /// centre, to `(a·x + b·y + tx, c·x + d·y + ty)` from the input centre; bilinear, `fill`
-    /// outside. Rotation, zoom, shear and translation are all this.
+    /// outside (nil: the nearest edge pixel, Keras's `fill_mode="nearest"`). Rotation, zoom,
+    /// shear and translation are all this.
     public func warped(inverse m: (a: Double, b: Double, c: Double, d: Double, tx: Double, ty: Double),
-                       width w: Int? = nil, height h: Int? = nil, fill: Float = 0) -> Image {
+                       width w: Int? = nil, height h: Int? = nil, fill: Float? = 0) -> Image {
         let (ow, oh) = (w ?? width, h ?? height)
         let (icx, icy) = (Double(width - 1) / 2, Double(height - 1) / 2)
         let (ocx, ocy) = (Double(ow - 1) / 2, Double(oh - 1) / 2)

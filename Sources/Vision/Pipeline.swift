@@ -23,6 +23,10 @@ import Foundation
 /// | `noise=0.05` | std | 1 |
 /// | `blur=1.5` | max σ in pixels | 0.5 |
 /// | `erase=0.3` | max fraction of each side | 0.5 |
+///
+/// The geometric ops (rotate, zoom, translate, shear) fill what the warp uncovers with the
+/// nearest edge pixel (Keras's `fill_mode="nearest"`), so a drawing on white keeps a white
+/// background instead of black corners.
 public struct Augmentation: Equatable, Sendable {
     public var ops: [AugmentationOp]
 
@@ -74,7 +78,7 @@ public struct Augmentation: Equatable, Sendable {
         var out = image
         var pending: AffineInverse?
         func flush() {
-            if let m = pending { out = out.warped(inverse: m); pending = nil }
+            if let m = pending { out = out.warped(inverse: m, fill: nil); pending = nil }
         }
         for (step, op) in zip(steps, ops) where step.applied {
             if let m = op.inverseAffine(step.parameters) {

@@ -27,6 +27,22 @@ final class AugmentationTests: XCTestCase {
         XCTAssertEqual(g.rotated90(1).flippedVertically().flippedVertically(), g.rotated90(1))
     }
 
+    /// Augmentation fills what a rotation uncovers with the nearest edge pixel: a white
+    /// drawing stays white in the corners (a plain `rotated` fills with 0, as torchvision does).
+    func testRotationFillsTheCornersWithTheEdgeNotBlack() throws {
+        var white = Image(width: 16, height: 16, channels: 3, fill: 1)
+        white[8, 8, 0] = 0  // something to rotate
+        let pipeline = try Augmentation(spec: "rotate=45")
+        let steps = [AugmentationStep(op: "rotate", applied: true, parameters: ["degrees": 45])]
+        let augmented = try pipeline.replay(white, steps: steps)
+        for (y, x) in [(0, 0), (0, 15), (15, 0), (15, 15)] {
+            for c in 0..<3 { XCTAssertEqual(augmented[y, x, c], 1, accuracy: 1e-6, "corner (\(y), \(x))") }
+        }
+        XCTAssertEqual(white.rotated(degrees: 45)[0, 0, 0], 0, "the plain rotation keeps fill 0")
+        let zoomedOut = AugmentationOp.zoom(fraction: 0.5, p: 1).apply(white, ["scale": 0.5])
+        XCTAssertEqual(zoomedOut[0, 0, 1], 1, accuracy: 1e-6, "a zoom out fills with the edge too")
+    }
+
     func testNinetyDegreeRotationMovesAMarkedPixel() {
         var image = Image(width: 5, height: 5, channels: 1)
         image[0, 4, 0] = 1  // top-right

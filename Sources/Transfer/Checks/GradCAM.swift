@@ -21,12 +21,19 @@ public enum GradCAM {
         public var stage: String
     }
 
-    /// The last stage with a spatial output (the last convolutional stage).
-    public static func defaultStage(_ model: any ZooModel, input: [Int]) -> String? {
+    /// The stage Grad-CAM explains by default: the deepest stage whose feature maps have at
+    /// least `minimumSide` positions per side (ResNet-18 at 224 px: stage4, 7x7; at 64 px:
+    /// stage3, 4x4, because stage4's 2x2 maps cannot say where in the image anything is), else
+    /// the deepest stage with a spatial output at all. Nil when no stage is spatial.
+    public static func defaultStage(_ model: any ZooModel, input: [Int], minimumSide: Int = 4) -> String? {
         Autodiff.withoutGradients {
-            model.stages.indices.reversed().first { i in
-                model.features(Variable(.zeros([1] + input)), throughStage: i).shape.count == 4
-            }.map { model.stages[$0].name }
+            let sides: [Int?] = model.stages.indices.map { i in
+                let shape = model.features(Variable(.zeros([1] + input)), throughStage: i).shape
+                return shape.count == 4 ? min(shape[1], shape[2]) : nil
+            }
+            let spatial = sides.indices.filter { sides[$0] != nil }
+            let chosen = spatial.last { sides[$0]! >= minimumSide } ?? spatial.last
+            return chosen.map { model.stages[$0].name }
         }
     }
 
