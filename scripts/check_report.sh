@@ -14,7 +14,7 @@ run=${1:-}
 if [ -z "$run" ]; then
   swift build -c release --product finetune >/dev/null
   runs=$(mktemp -d)
-  .build/release/finetune --base resnet --freeze 3 --epochs 2 --runs "$runs" >/dev/null
+  .build/release/finetune --base resnet --freeze 3 --epochs 2 --runs "$runs" --quiet >/dev/null
   run=$(ls -d "$runs"/*)
 fi
 out=${REPORT_PNG:-/tmp/graft-report.png}

@@ -25,19 +25,26 @@ struct Axes {
         let span = range.upperBound - range.lowerBound
         guard span > 0, span.isFinite else { return [range.lowerBound] }
         let raw = span / Double(count)
-        let magnitude = pow(10, floor(log10(raw)))
-        let step = [1.0, 2, 5, 10].map { $0 * magnitude }.first { $0 >= raw } ?? 10 * magnitude
+        let exponent = floor(log10(raw))
+        let magnitude = pow(10, exponent)
+        let mantissa = [1.0, 2, 5, 10].first { $0 * magnitude >= raw } ?? 10
+        let step = mantissa * magnitude
+        // Each tick is k · mantissa scaled by a power of ten in one rounding (dividing by 10^n
+        // for small steps), never a running sum, which drifts: 1 + 5 · 0.2 ≠ 2.
+        func tick(_ k: Double) -> Double { exponent < 0 ? k * mantissa / pow(10, -exponent) : k * mantissa * magnitude }
         var values: [Double] = []
-        var v = ceil(range.lowerBound / step) * step
-        while v <= range.upperBound + step * 1e-9 {
-            values.append(abs(v) < step * 1e-9 ? 0 : v)
-            v += step
+        var k = ceil(range.lowerBound / step - 1e-9)
+        while tick(k) <= range.upperBound + step * 1e-9 {
+            values.append(abs(k) < 0.5 ? 0 : tick(k))
+            k += 1
         }
         return values
     }
 
     /// Widens a data range a little and to round ends, so curves do not touch the frame.
-    static func padded(_ values: [Double], floor lowest: Double? = nil, ceiling highest: Double? = nil) -> ClosedRange<Double> {
+    static func padded(_ values: [Double], floor lowest: Double? = nil, ceiling highest: Double? = nil) -> ClosedRange<
+        Double
+    > {
         let finite = values.filter(\.isFinite)
         var lo = finite.min() ?? 0
         var hi = finite.max() ?? 1
@@ -66,13 +73,17 @@ struct Axes {
         }
         let xTicks: [Double]
         if logX {
-            xTicks = stride(from: ceil(log10(xRange.lowerBound)), through: floor(log10(xRange.upperBound)), by: 1).map { pow(10, $0) }
+            xTicks = stride(from: ceil(log10(xRange.lowerBound)), through: floor(log10(xRange.upperBound)), by: 1).map {
+                pow(10, $0)
+            }
         } else {
-            xTicks = Axes.ticks(xRange, count: 6).filter { !integerX || $0 == $0.rounded() }
+            xTicks = Axes.ticks(xRange, count: 6).filter { !integerX || abs($0 - $0.rounded()) < 1e-6 }
         }
         for t in xTicks {
             canvas.line([(x(t), frame.y + frame.h), (x(t), frame.y + frame.h + 4)], Canvas.ink, width: 1)
-            let label = logX ? String(format: "1e%.0f", log10(t)) : integerX ? String(format: "%.0f", t) : format(t, percent: false)
+            let label =
+                logX
+                ? String(format: "1e%.0f", log10(t)) : integerX ? String(format: "%.0f", t) : format(t, percent: false)
             canvas.text(label, x: x(t), y: frame.y + frame.h + 17, size: 11, anchor: .centre)
         }
         canvas.stroke(rect: frame, Canvas.ink, width: 1)

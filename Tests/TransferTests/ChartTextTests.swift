@@ -1,5 +1,5 @@
 import Foundation
-import Report
+@testable import Report
 import Vision
 import XCTest
 
@@ -49,5 +49,14 @@ final class ChartTextTests: XCTestCase {
         XCTAssertGreaterThan(try darkPixels(chart, (0, 50, label, chart.height - 50)), 60)
         XCTAssertGreaterThan(try darkPixels(chart, (label + 10, 50, 3 * 64, 3 * 64)), 60)
         XCTAssertGreaterThan(try darkPixels(chart, (0, 0, chart.width, 40)), 40)
+    }
+
+    /// Ticks are exact multiples of a round step and reach the end of the range: a 2-epoch
+    /// run's axis shows 1 and 2 (a running sum drifted to 2.0000000000000004 and lost the 2).
+    func testTicksReachTheEndOfTheRangeExactly() {
+        XCTAssertEqual(Axes.ticks(1...2, count: 6), [1, 1.2, 1.4, 1.6, 1.8, 2])
+        XCTAssertEqual(Axes.ticks(1...2, count: 6).filter { abs($0 - $0.rounded()) < 1e-6 }, [1, 2])
+        XCTAssertEqual(Axes.ticks(0...1), [0, 0.2, 0.4, 0.6, 0.8, 1])
+        XCTAssertEqual(Axes.ticks(-0.3...0.3, count: 3), [-0.2, 0, 0.2])
     }
 }
