@@ -27,6 +27,8 @@ public struct TrainingCheckpoint {
     public var callbacks: [String: CallbackState]
     /// Anything the caller wants back on resume (FineTune keeps its options here).
     public var extra: [String: String]
+    /// The file it was read from (nil for one made in memory); errors name it.
+    public var path: String?
 
     /// The format tag in the file's header; files with another tag are refused.
     public static let format = "graft-checkpoint-1"
@@ -93,7 +95,7 @@ public struct TrainingCheckpoint {
         return TrainingCheckpoint(
             epoch: header.epoch, history: header.history, tensors: tensors,
             optimizerJSON: Data(header.optimizer.utf8), optimizerTensors: optimizerTensors,
-            callbacks: callbacks, extra: header.extra)
+            callbacks: callbacks, extra: header.extra, path: path)
     }
 }
 
@@ -136,12 +138,13 @@ extension Trainer {
             model.namedParameters.map { ($0.key, $0.parameter.value.shape) }
             + model.namedBuffers.map { ($0.key, $0.buffer.value.shape) }
         for (key, shape) in slots {
+            let file = checkpoint.path ?? "the checkpoint"
             guard let saved = checkpoint.tensors[key] else {
-                throw CheckpointError.mismatch(path: "checkpoint", reason: "it has no \(key)")
+                throw CheckpointError.mismatch(path: file, reason: "it has no \(key)")
             }
             guard saved.shape == shape else {
                 throw CheckpointError.mismatch(
-                    path: "checkpoint", reason: "\(key) is \(saved.shape), the model's \(shape)")
+                    path: file, reason: "\(key) is \(saved.shape), the model's \(shape)")
             }
         }
         for (key, parameter) in model.namedParameters { parameter.value = checkpoint.tensors[key]! }
