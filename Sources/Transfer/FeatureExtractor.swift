@@ -59,11 +59,17 @@ public enum FeatureError: Error, CustomStringConvertible {
     case unknownStage(String, known: [String])
     /// The stage outputs vectors, not NHWC feature maps (a dense stage), where maps are needed.
     case notSpatial(String)
+    /// The model cannot run its later stages from this stage's output (AlexNet; VGG past its
+    /// first dense layer), which Grad-CAM needs.
+    case cannotContinue(from: String, architecture: String)
     /// A one-line message naming the stage and what to choose instead.
     public var description: String {
         switch self {
         case let .unknownStage(stage, known): return "no stage '\(stage)'; this model's stages are \(known.joined(separator: ", "))"
         case let .notSpatial(stage): return "stage '\(stage)' has no feature maps (a dense stage); choose a convolutional stage with --layer"
+        case let .cannotContinue(stage, architecture):
+            return "\(architecture) cannot run its later stages from stage '\(stage)''s output, so Grad-CAM cannot explain it there; "
+                + "use a ResNet or VGG, or another --layer"
         }
     }
 }

@@ -46,7 +46,9 @@ public enum GradCAM {
         let maps = Autodiff.withoutGradients { model.features(Variable(input), throughStage: index).value }
         guard maps.rank == 4 else { throw FeatureError.notSpatial(stage) }
         let a = Variable(maps, requiresGrad: true)
-        guard let logits = model.forward(a, fromStage: index + 1) else { throw FeatureError.notSpatial(stage) }
+        guard let logits = model.forward(a, fromStage: index + 1) else {
+            throw FeatureError.cannotContinue(from: stage, architecture: String(describing: type(of: model)))
+        }
         let probabilities = Kernels.softmax(logits.value, axis: 1).scalars
         let target = classIndex ?? probabilities.indices.max { probabilities[$0] < probabilities[$1] }!
         var onehot = Tensor.zeros(logits.shape)

@@ -50,7 +50,8 @@ public enum Tuning {
     }
 
     /// Runs `trials` trials (the first half over `ranges`, the rest over the range spanned by
-    /// the best third so far), writes tune.json, tune.md and tune.png (validation accuracy
+    /// the best third so far, widened 2x each way; with fewer than 6 trials the first half is
+    /// too small to rank and every trial samples `ranges`), writes tune.json, tune.md and tune.png (validation accuracy
     /// against the learning rate) into `folder`, and returns the trials best first.
     public static func run(
         _ base: FineTuneOptions, trials: Int, ranges: Ranges = Ranges(), folder: String,

@@ -57,18 +57,19 @@ extension FineTune {
             throw FeatureCacheError.budgetTooSmall(budget: budget, batch: entry * options.batchSize)
         }
         loaders.train.views = augmenting ? views : nil
+        let trainViews = augmenting ? views : 1  // without augmentation every view would be the same
         let trainCache = try FeatureCache(
             model: model.network, stages: frozen, indices: loaders.train.indices, imageShape: imageShape,
-            views: augmenting ? views : 1, precision: precision, budgetBytes: budget,
+            views: trainViews, precision: precision, budgetBytes: budget,
             spillFile: runFolder + "/feature-cache.bin")
         let validationCache = try FeatureCache(
             model: model.network, stages: frozen, indices: loaders.validation.indices,
             imageShape: imageShape, views: 1, precision: precision,
-            budgetBytes: max(0, budget - entry * loaders.train.count * views),
+            budgetBytes: max(0, budget - entry * loaders.train.count * trainViews),
             spillFile: runFolder + "/feature-cache-validation.bin")
         let names = model.network.stages.prefix(frozen).map(\.name).joined(separator: ", ")
         let megabytes =
-            Double(entry * (loaders.train.count * (augmenting ? views : 1) + loaders.validation.count)) / 1e6
+            Double(entry * (loaders.train.count * trainViews + loaders.validation.count)) / 1e6
         let message = String(
             format: "feature cache: the frozen %@ run once per image%@; features %@ %@, %.0f MB %@",
             names, augmenting ? " and view (\(views) augmented views, epoch e trains on view (e-1) mod \(views))" : "",
