@@ -9,6 +9,7 @@
 // validation loss with patience 3) unless --epochs E (then E epochs, no early stopping).
 //
 //   swift run -c release TransferEvidence [--seeds 3] [--epochs E] [--task demo|fashion|all]
+//       [--monitor val_loss|val_accuracy] [--only CONDITION...]   (e.g. --only scratch "freeze 3")
 import Foundation
 import Graft
 
@@ -25,6 +26,8 @@ func value(_ flag: String, _ fallback: String) -> String {
 let seeds = Int(value("--seeds", "3")) ?? 3
 let epochs = Int(value("--epochs", ""))
 let task = value("--task", "all")
+let monitor = Monitor(rawValue: value("--monitor", Monitor.validationLoss.rawValue)) ?? .validationLoss
+let only = arguments.firstIndex(of: "--only").map { arguments[($0 + 1)...].filter { !$0.hasPrefix("--") } }
 
 func conditions(stages: Int) -> [Condition] {
     [
@@ -42,7 +45,7 @@ func experiment(_ title: String, base: String, stages: Int, configure: (inout Fi
     print("|---|---|---|---|---|")
     let runs = FileManager.default.temporaryDirectory.appendingPathComponent("graft-evidence-\(getpid())").path
     defer { try? FileManager.default.removeItem(atPath: runs) }
-    for condition in conditions(stages: stages) {
+    for condition in conditions(stages: stages) where only.map({ $0.contains { condition.name.contains($0) } }) ?? true {
         var accuracies: [Double] = []
         var seconds: [Double] = []
         var bestEpochs: [Int] = []
@@ -54,6 +57,7 @@ func experiment(_ title: String, base: String, stages: Int, configure: (inout Fi
                 o.patience = epochs
             }
             o.seed = UInt64(seed)
+            o.monitor = monitor
             o.runsDirectory = runs
             o.progressBar = false
             configure(&o)

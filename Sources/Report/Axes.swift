@@ -65,7 +65,7 @@ struct Axes {
     }
 
     /// Grid, frame, ticks with labels, axis titles.
-    func draw(xTitle: String, yTitle: String, percentY: Bool = false, integerX: Bool = false) {
+    func draw(xTitle: String, yTitle: String, percentY: Bool = false, integerX: Bool = false, xTicks showsXTicks: Bool = true) {
         let yTicks = Axes.ticks(yRange)
         for t in yTicks {
             canvas.line([(frame.x, y(t)), (frame.x + frame.w, y(t))], Canvas.grid, width: 1)
@@ -79,7 +79,7 @@ struct Axes {
         } else {
             xTicks = Axes.ticks(xRange, count: 6).filter { !integerX || abs($0 - $0.rounded()) < 1e-6 }
         }
-        for t in xTicks {
+        for t in xTicks where showsXTicks {
             canvas.line([(x(t), frame.y + frame.h), (x(t), frame.y + frame.h + 4)], Canvas.ink, width: 1)
             let label =
                 logX

@@ -103,7 +103,7 @@ public enum Charts {
         let frame = (x: 70.0, y: 44.0, w: Double(width) - 90, h: Double(height) - 110)
         let axes = Axes(canvas: canvas, frame: frame, xRange: 0...Double(max(values.count, 1)),
                         yRange: 0...(percent ? 1 : (values.max() ?? 1) * 1.1))
-        axes.draw(xTitle: "", yTitle: yTitle, percentY: percent, integerX: true)
+        axes.draw(xTitle: "", yTitle: yTitle, percentY: percent, xTicks: false)  // bars carry their own labels
         let slot = frame.w / Double(max(values.count, 1))
         for (i, v) in values.enumerated() {
             let colour: Canvas.Colour = i == highlight ? (0.12, 0.35, 0.6) : (0.45, 0.65, 0.85)

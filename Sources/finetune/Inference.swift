@@ -186,7 +186,7 @@ struct Explain: ParsableCommand {
                 let input = Tensor.batch([image], mean: p.mean, std: p.std, channelOrder: p.channelOrder)
                 let result = try GradCAM.explain(trained.model, input: input, stage: stage)
                 let name = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
-                let caption = String(format: "%@: %@ %.0f%% (Grad-CAM, stage %@)", name, trained.classNames[result.classIndex],
+                let caption = String(format: "%@: %@ %.0f%% (Grad-CAM, %@)", name, trained.classNames[result.classIndex],
                                      result.probability * 100, stage)
                 try Charts.heatOverlay(image: image, heat: result.heat, caption: caption).writePNG(to: "\(out)/\(name)-gradcam.png")
                 print("\(path): \(trained.classNames[result.classIndex]) \(String(format: "%.1f%%", result.probability * 100)); wrote \(out)/\(name)-gradcam.png")
