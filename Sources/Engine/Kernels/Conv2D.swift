@@ -117,6 +117,7 @@ extension Kernels {
             return conv2d(pointwise.gather(x), w, bias: bias, geometry: pointwise.unit)
         }
         KernelStats.record("conv2d.forward")
+        if let patch = PatchConvolution(g) { return patch.forward(x, w, bias: bias) }
         let prim = g.forwardPrimitive(bias: bias != nil)
         var y = Tensor.uninitialized(g.output)
         x.withUnsafeBufferPointer { px in
@@ -140,6 +141,7 @@ extension Kernels {
             return pointwise.scatter(conv2dBackwardData(dy, w, geometry: pointwise.unit))
         }
         KernelStats.record("conv2d.backward_data")
+        if let patch = PatchConvolution(g) { return patch.backwardData(dy, w) }
         let prim = g.backwardDataPrimitive()
         var dx = Tensor.uninitialized(g.input)
         dy.withUnsafeBufferPointer { pdy in
@@ -162,6 +164,7 @@ extension Kernels {
             return conv2dBackwardWeights(pointwise.gather(x), dy, bias: bias, geometry: pointwise.unit)
         }
         KernelStats.record("conv2d.backward_weights")
+        if let patch = PatchConvolution(g) { return patch.backwardWeights(x, dy, bias: bias) }
         let prim = g.backwardWeightsPrimitive(bias: bias)
         var dw = Tensor.uninitialized(g.kernel)
         var db = Tensor.uninitialized([g.kernel[3]])
