@@ -69,7 +69,8 @@ struct PatchConvolution {
         dp.withUnsafeBufferPointer { pp in
             dx.withUnsafeMutableBufferPointer { pdx in
                 withWindow { n, h, w, c, kh, kw, sh, sw, pt, pl, oh, ow, _ in
-                    graft_patches_add_back(pp.baseAddress!, pdx.baseAddress!, n, h, w, c, kh, kw, sh, sw, pt, pl, oh, ow)
+                    graft_patches_add_back(
+                        pp.baseAddress!, pdx.baseAddress!, n, h, w, c, kh, kw, sh, sw, pt, pl, oh, ow)
                 }
             }
         }

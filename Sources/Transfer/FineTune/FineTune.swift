@@ -218,13 +218,19 @@ public enum FineTune {
             zooEntry: zooEntry, weights: weights, configuration: base)
     }
 
-    /// The channels of the data before decoding it all: 1 for Fashion-MNIST, 3 for the demo,
-    /// a folder's first image's otherwise.
+    /// The channels of the data before decoding it all: 1 for Fashion-MNIST, 3 for the demo;
+    /// for a folder 3 when any of up to 32 images spread over it is in colour, else 1 (a colour
+    /// folder often holds some grey PNGs, and its first image alone once sent a folder of clip
+    /// art to the grey zoo entry).
     static func dataChannels(_ options: FineTuneOptions) throws -> Int {
         if options.dataset == .fashionMNIST { return 1 }
         guard let folder = options.data else { return 3 }
         let source = try ImageFolder(folder, classes: options.classes)
-        return (try? source.image(at: 0, fitting: (8, 8)).channels) ?? 3
+        let count = source.files.count
+        guard count > 0 else { return 3 }
+        let samples = Set((0..<min(count, 32)).map { $0 * count / min(count, 32) })
+        let channels = samples.compactMap { try? source.image(at: $0, fitting: (8, 8)).channels }
+        return channels.isEmpty || channels.contains(3) ? 3 : 1
     }
 
     /// A folder decoded once into memory at the training size, or the demo dataset, and its
