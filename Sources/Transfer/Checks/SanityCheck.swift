@@ -11,7 +11,7 @@ import Zoo
 /// has a bug: wrong labels, a broken loss, a learning rate far off, a frozen model.
 public enum SanityCheck {
     /// How the overfitting check ended.
-    public struct Result: Sendable {
+    public struct Result: Sendable, CustomStringConvertible {
         /// The images in the subset: the number asked for, or the whole training split if smaller.
         public var images: Int
         /// The steps taken (one full-batch epoch each) until memorised or `maxSteps`.
