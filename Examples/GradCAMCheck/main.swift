@@ -69,7 +69,8 @@ for (n, index) in data.split.validation.enumerated() {
     }
     let input = Tensor.batch([image], mean: p.mean, std: p.std, channelOrder: p.channelOrder)
     for (s, stage) in stages.enumerated() {
-        let heat = try GradCAM.explain(trained.model, input: input, stage: stage).heat.data
+        let result = try GradCAM.explain(trained.model, input: input, stage: stage)
+        let heat = result.heat.data
         let total = heat.reduce(0, +)
         guard total > 0 else { continue }
         let onObject = zip(heat, mask).filter { $0.1 }.map { Double($0.0) }.reduce(0, +)
@@ -81,7 +82,6 @@ for (n, index) in data.split.validation.enumerated() {
         tallies[s].heatShare += share
         tallies[s].areaShare += area
         if n < 8 {
-            let result = try GradCAM.explain(trained.model, input: input, stage: stage)
             let caption = String(format: "%@ (%@): heat on object %.0f%%, object area %.0f%%", trained.classNames[result.classIndex],
                                  stage, share * 100, area * 100)
             try Charts.heatOverlay(image: image, heat: result.heat, caption: caption).writePNG(to: "\(out)/\(n)-\(stage).png")

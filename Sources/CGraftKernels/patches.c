@@ -5,8 +5,9 @@
 /* Image patches of an NHWC tensor as matrix rows (im2col): row (b, i, j) holds the
    kh x kw window under output pixel (i, j) of image b, ordered (ky, kx, channel) like an
    HWIO kernel's first three axes; taps on the padding are zeros. */
-void graft_patches(const float *x, float *out, int n, int h, int w, int c, int kh, int kw,
-                   int stride_h, int stride_w, int pad_top, int pad_left, int oh, int ow) {
+void graft_patches(const float *x, float *out, graft_window g) {
+    int n = g.n, h = g.h, w = g.w, c = g.c, kh = g.kh, kw = g.kw, oh = g.oh, ow = g.ow;
+    int stride_h = g.stride_h, stride_w = g.stride_w, pad_top = g.pad_top, pad_left = g.pad_left;
     size_t depth = (size_t)kh * kw * c;
     for (int b = 0; b < n; b++)
         for (int i = 0; i < oh; i++)
@@ -26,8 +27,9 @@ void graft_patches(const float *x, float *out, int n, int h, int w, int c, int k
 
 /* The adjoint of graft_patches (col2im): adds every tap of every row back onto the input
    pixel it was read from. `dx` must hold zeros (or what to add to) on entry. */
-void graft_patches_add_back(const float *patches, float *dx, int n, int h, int w, int c, int kh, int kw,
-                            int stride_h, int stride_w, int pad_top, int pad_left, int oh, int ow) {
+void graft_patches_add_back(const float *patches, float *dx, graft_window g) {
+    int n = g.n, h = g.h, w = g.w, c = g.c, kh = g.kh, kw = g.kw, oh = g.oh, ow = g.ow;
+    int stride_h = g.stride_h, stride_w = g.stride_w, pad_top = g.pad_top, pad_left = g.pad_left;
     size_t depth = (size_t)kh * kw * c;
     for (int b = 0; b < n; b++)
         for (int i = 0; i < oh; i++)

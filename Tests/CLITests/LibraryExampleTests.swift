@@ -28,16 +28,9 @@ final class LibraryExampleTests: XCTestCase {
                 try image.writePNG(to: temporary.path("photos/\(name)/\(i).png"))
             }
         }
-        let process = Process()
-        process.executableURL = FinetuneBinary.url.deletingLastPathComponent().appendingPathComponent("LibraryExample")
-        process.currentDirectoryURL = temporary.url
-        let out = Pipe()
-        process.standardOutput = out
-        try process.run()
-        let output = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, 0)
-        XCTAssertEqual(output, "stage3 features [4, 256] for 4 images of 2 classes\n")
+        let result = try FinetuneBinary.run([], directory: temporary.url, executable: "LibraryExample")
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertEqual(result.stdout, "stage3 features [4, 256] for 4 images of 2 classes\n")
     }
 }
 
@@ -69,15 +62,9 @@ final class GettingStartedTests: XCTestCase {
                 try image.writePNG(to: temporary.path("photos/\(name)/\(i).png"))
             }
         }
-        let process = Process()
-        process.executableURL = FinetuneBinary.url.deletingLastPathComponent().appendingPathComponent("GettingStarted")
-        process.currentDirectoryURL = temporary.url
-        let out = Pipe()
-        process.standardOutput = out
-        try process.run()
-        let output = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, 0, output)
+        let result = try FinetuneBinary.run([], directory: temporary.url, executable: "GettingStarted")
+        let output = result.stdout
+        XCTAssertEqual(result.status, 0, output + result.stderr)
         let lines = output.split(separator: "\n").map(String.init)
         XCTAssertEqual(lines.count, 4, output)
         XCTAssertEqual(lines.first, "resnet18: 93 classes, input [64, 64, 3]")

@@ -14,9 +14,11 @@ struct FinetuneBinary {
         let stderr: String
     }
 
-    static func run(_ arguments: [String], directory: URL? = nil, environment: [String: String] = [:]) throws -> Result {
+    /// Runs the built `finetune` (or `executable`, another product built beside it) to its end.
+    static func run(_ arguments: [String], directory: URL? = nil, environment: [String: String] = [:],
+                    executable: String = "finetune") throws -> Result {
         let process = Process()
-        process.executableURL = url
+        process.executableURL = url.deletingLastPathComponent().appendingPathComponent(executable)
         process.arguments = arguments
         if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         if let directory { process.currentDirectoryURL = directory }

@@ -41,11 +41,15 @@ void graft_interrupts_reset(void);
 /// come from and return to the heap's free lists instead of fresh kernel pages.
 void graft_keep_freed_memory(size_t mmap_threshold, size_t trim_threshold);
 
+/// The geometry of a 2-D window over an NHWC batch: input [n, h, w, c], kernel kh x kw,
+/// strides, the top and left padding, and the output size oh x ow.
+typedef struct {
+    int n, h, w, c, kh, kw, stride_h, stride_w, pad_top, pad_left, oh, ow;
+} graft_window;
+
 /// im2col for NHWC input: rows (image, output row, output column), columns (ky, kx, channel).
-void graft_patches(const float *x, float *out, int n, int h, int w, int c, int kh, int kw,
-                   int stride_h, int stride_w, int pad_top, int pad_left, int oh, int ow);
+void graft_patches(const float *x, float *out, graft_window g);
 /// The adjoint (col2im): adds each patch tap back onto its input pixel of dx.
-void graft_patches_add_back(const float *patches, float *dx, int n, int h, int w, int c, int kh, int kw,
-                            int stride_h, int stride_w, int pad_top, int pad_left, int oh, int ow);
+void graft_patches_add_back(const float *patches, float *dx, graft_window g);
 
 #endif

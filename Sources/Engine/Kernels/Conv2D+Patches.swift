@@ -26,24 +26,19 @@ struct PatchConvolution {
     /// Patch-matrix columns: kh · kw · cin.
     private var depth: Int { g.kernel[0] * g.kernel[1] * g.kernel[2] }
 
-    private func withWindow<R>(
-        _ body: (Int32, Int32, Int32, Int32, Int32, Int32, Int32, Int32, Int32, Int32, Int32, Int32, Int32) -> R
-    ) -> R {
+    /// The window in the C kernels' terms.
+    private var window: graft_window {
         let w = g.window
-        return body(
-            Int32(g.input[0]), Int32(g.input[1]), Int32(g.input[2]), Int32(g.input[3]), Int32(w.kernel.h),
-            Int32(w.kernel.w), Int32(w.stride.h), Int32(w.stride.w), Int32(w.pad.top), Int32(w.pad.left),
-            Int32(w.output.h), Int32(w.output.w), 0)
+        return graft_window(
+            n: Int32(g.input[0]), h: Int32(g.input[1]), w: Int32(g.input[2]), c: Int32(g.input[3]),
+            kh: Int32(w.kernel.h), kw: Int32(w.kernel.w), stride_h: Int32(w.stride.h), stride_w: Int32(w.stride.w),
+            pad_top: Int32(w.pad.top), pad_left: Int32(w.pad.left), oh: Int32(w.output.h), ow: Int32(w.output.w))
     }
 
     /// `x` `[n, h, w, cin]` as the `[rows, depth]` patch matrix.
     func patches(_ x: Tensor) -> Tensor {
         Tensor(shape: [rows, depth]) { out in
-            x.withUnsafeBufferPointer { px in
-                withWindow { n, h, w, c, kh, kw, sh, sw, pt, pl, oh, ow, _ in
-                    graft_patches(px.baseAddress!, out.baseAddress!, n, h, w, c, kh, kw, sh, sw, pt, pl, oh, ow)
-                }
-            }
+            x.withUnsafeBufferPointer { px in graft_patches(px.baseAddress!, out.baseAddress!, window) }
         }
     }
 
@@ -68,10 +63,7 @@ struct PatchConvolution {
         var dx = Tensor.zeros(g.input)
         dp.withUnsafeBufferPointer { pp in
             dx.withUnsafeMutableBufferPointer { pdx in
-                withWindow { n, h, w, c, kh, kw, sh, sw, pt, pl, oh, ow, _ in
-                    graft_patches_add_back(
-                        pp.baseAddress!, pdx.baseAddress!, n, h, w, c, kh, kw, sh, sw, pt, pl, oh, ow)
-                }
+                graft_patches_add_back(pp.baseAddress!, pdx.baseAddress!, window)
             }
         }
         return dx
