@@ -10,6 +10,9 @@ static inline hid_t graft_H5T_NATIVE_UINT8(void) { return H5T_NATIVE_UINT8; }
 static inline hid_t graft_H5T_C_S1(void) { return H5T_C_S1; }
 static inline hid_t graft_H5P_DEFAULT(void) { return H5P_DEFAULT; }
 static inline hid_t graft_H5P_FILE_ACCESS(void) { return H5P_FILE_ACCESS; }
+static inline hid_t graft_H5P_FILE_CREATE(void) { return H5P_FILE_CREATE; }
+static inline hid_t graft_H5P_GROUP_CREATE(void) { return H5P_GROUP_CREATE; }
+static inline hid_t graft_H5P_DATASET_CREATE(void) { return H5P_DATASET_CREATE; }
 static inline hid_t graft_H5S_ALL(void) { return H5S_ALL; }
 static inline unsigned graft_H5F_ACC_RDONLY(void) { return H5F_ACC_RDONLY; }
 static inline unsigned graft_H5F_ACC_TRUNC(void) { return H5F_ACC_TRUNC; }

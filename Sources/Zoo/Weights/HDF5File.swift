@@ -18,11 +18,13 @@ public enum HDF5Error: Error, CustomStringConvertible, Equatable {
     /// A one-line message naming the file and what to do about it.
     public var description: String {
         switch self {
-        case let .notHDF5(path): return "\(path): not an HDF5 file (truncated, or another format); re-download or re-export it"
-        case let .cannotOpen(path): return "\(path): cannot be opened as HDF5 (truncated or damaged?)"
-        case let .missing(path, object): return "\(path): has no \(object)"
-        case let .unsupported(path, object, reason): return "\(path): \(object): \(reason)"
-        case let .failed(path, operation): return "\(path): HDF5 failed to \(operation) (disk full, or a damaged file?)"
+        case .notHDF5(let path):
+            return "\(path): not an HDF5 file (truncated, or another format); re-download or re-export it"
+        case .cannotOpen(let path): return "\(path): cannot be opened as HDF5 (truncated or damaged?)"
+        case .missing(let path, let object): return "\(path): has no \(object)"
+        case .unsupported(let path, let object, let reason): return "\(path): \(object): \(reason)"
+        case .failed(let path, let operation):
+            return "\(path): HDF5 failed to \(operation) (disk full, or a damaged file?)"
         }
     }
 }
@@ -40,7 +42,9 @@ public final class HDF5File {
     /// Opens an existing file for reading.
     public init(reading path: String) throws {
         _ = HDF5File.silence
-        guard FileManager.default.fileExists(atPath: path) else { throw HDF5Error.missing(path: path, object: "file (no such path)") }
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw HDF5Error.missing(path: path, object: "file (no such path)")
+        }
         guard H5Fis_hdf5(path) > 0 else { throw HDF5Error.notHDF5(path: path) }
         let id = H5Fopen(path, graft_H5F_ACC_RDONLY(), graft_H5P_DEFAULT())
         guard id >= 0 else { throw HDF5Error.cannotOpen(path: path) }
@@ -59,7 +63,9 @@ public final class HDF5File {
             throw HDF5Error.failed(path: path, operation: "set up an in-memory file")
         }
         let name = "graft-memory-\(UUID().uuidString)"
-        let id = H5Fcreate(name, graft_H5F_ACC_TRUNC(), graft_H5P_DEFAULT(), access)
+        let creation = HDF5File.untimedCreation(graft_H5P_FILE_CREATE())
+        defer { H5Pclose(creation) }
+        let id = H5Fcreate(name, graft_H5F_ACC_TRUNC(), creation, access)
         guard id >= 0 else { throw HDF5Error.failed(path: path, operation: "create the file in memory") }
         self.path = path
         self.id = id
@@ -71,7 +77,9 @@ public final class HDF5File {
         let size = H5Fget_file_image(id, nil, 0)
         guard size > 0 else { throw HDF5Error.failed(path: path, operation: "take the file image") }
         var bytes = [UInt8](repeating: 0, count: size)
-        guard H5Fget_file_image(id, &bytes, size) == size else { throw HDF5Error.failed(path: path, operation: "take the file image") }
+        guard H5Fget_file_image(id, &bytes, size) == size else {
+            throw HDF5Error.failed(path: path, operation: "take the file image")
+        }
         return bytes
     }
 
@@ -151,13 +159,33 @@ public final class HDF5File {
         for component in group.split(separator: "/") {
             prefix += (prefix.isEmpty ? "" : "/") + component
             if H5Lexists(id, prefix, graft_H5P_DEFAULT()) > 0 { continue }
-            let gid = H5Gcreate2(id, prefix, graft_H5P_DEFAULT(), graft_H5P_DEFAULT(), graft_H5P_DEFAULT())
+            let creation = HDF5File.untimedCreation(graft_H5P_GROUP_CREATE())
+            defer { H5Pclose(creation) }
+            let gid = H5Gcreate2(id, prefix, graft_H5P_DEFAULT(), creation, graft_H5P_DEFAULT())
             guard gid >= 0 else { throw HDF5Error.failed(path: path, operation: "create group \(prefix)") }
             H5Gclose(gid)
         }
     }
 
     // MARK: Datasets
+
+    /// An object-creation property list of `kind` (file, group, dataset) that leaves out the
+    /// modification times HDF5 records by default: the same weights then give the same bytes,
+    /// whenever they are saved (content hashes and byte comparisons rely on it).
+    private static func untimedCreation(_ kind: hid_t) -> hid_t {
+        let list = H5Pcreate(kind)
+        H5Pset_obj_track_times(list, false)
+        return list
+    }
+
+    /// Creates the dataset `object` of `type` over `space`, without modification times.
+    private func createDataset(_ object: String, type: hid_t, space: hid_t) throws -> hid_t {
+        let creation = HDF5File.untimedCreation(graft_H5P_DATASET_CREATE())
+        defer { H5Pclose(creation) }
+        let ds = H5Dcreate2(id, object, type, space, graft_H5P_DEFAULT(), creation, graft_H5P_DEFAULT())
+        guard ds >= 0 else { throw HDF5Error.failed(path: path, operation: "create dataset \(object)") }
+        return ds
+    }
 
     /// Reads a numeric dataset as float32 (converting from float64 or integers).
     public func readTensor(_ object: String) throws -> Tensor {
@@ -169,13 +197,15 @@ public final class HDF5File {
         defer { H5Tclose(type) }
         let typeClass = H5Tget_class(type)
         guard typeClass == H5T_FLOAT || typeClass == H5T_INTEGER else {
-            throw HDF5Error.unsupported(path: path, object: object, reason: "holds non-numeric data (HDF5 type class \(typeClass.rawValue))")
+            throw HDF5Error.unsupported(
+                path: path, object: object, reason: "holds non-numeric data (HDF5 type class \(typeClass.rawValue))")
         }
         let space = H5Dget_space(ds)
         defer { H5Sclose(space) }
         let rank = Int(H5Sget_simple_extent_ndims(space))
         guard rank >= 0, rank <= 8 else {
-            throw HDF5Error.unsupported(path: path, object: object, reason: "has rank \(rank); weights have at most 8 dimensions")
+            throw HDF5Error.unsupported(
+                path: path, object: object, reason: "has rank \(rank); weights have at most 8 dimensions")
         }
         var dims = [hsize_t](repeating: 0, count: max(rank, 1))
         H5Sget_simple_extent_dims(space, &dims, nil)
@@ -185,14 +215,19 @@ public final class HDF5File {
         for d in shape {
             let (p, overflow) = count.multipliedReportingOverflow(by: d)
             guard !overflow, p <= 1 << 32 else {
-                throw HDF5Error.unsupported(path: path, object: object, reason: "claims shape \(shape), too large to be a weight")
+                throw HDF5Error.unsupported(
+                    path: path, object: object, reason: "claims shape \(shape), too large to be a weight")
             }
             count = p
         }
         var values = [Float](repeating: 0, count: count)
         if !values.isEmpty {
-            guard H5Dread(ds, graft_H5T_NATIVE_FLOAT(), graft_H5S_ALL(), graft_H5S_ALL(), graft_H5P_DEFAULT(), &values) >= 0 else {
-                throw HDF5Error.unsupported(path: path, object: object, reason: "cannot be read as float32 (truncated file?)")
+            guard
+                H5Dread(ds, graft_H5T_NATIVE_FLOAT(), graft_H5S_ALL(), graft_H5S_ALL(), graft_H5P_DEFAULT(), &values)
+                    >= 0
+            else {
+                throw HDF5Error.unsupported(
+                    path: path, object: object, reason: "cannot be read as float32 (truncated file?)")
             }
         }
         return Tensor(shape: shape, scalars: values)
@@ -205,11 +240,11 @@ public final class HDF5File {
         var dims = tensor.shape.map { hsize_t($0) }
         let space = tensor.rank == 0 ? H5Screate(H5S_SCALAR) : H5Screate_simple(Int32(tensor.rank), &dims, nil)
         defer { H5Sclose(space) }
-        let ds = H5Dcreate2(id, object, graft_H5T_IEEE_F32LE(), space, graft_H5P_DEFAULT(), graft_H5P_DEFAULT(), graft_H5P_DEFAULT())
-        guard ds >= 0 else { throw HDF5Error.failed(path: path, operation: "create dataset \(object)") }
+        let ds = try createDataset(object, type: graft_H5T_IEEE_F32LE(), space: space)
         defer { H5Dclose(ds) }
         let status = tensor.withUnsafeBufferPointer {
-            H5Dwrite(ds, graft_H5T_NATIVE_FLOAT(), graft_H5S_ALL(), graft_H5S_ALL(), graft_H5P_DEFAULT(), $0.baseAddress)
+            H5Dwrite(
+                ds, graft_H5T_NATIVE_FLOAT(), graft_H5S_ALL(), graft_H5S_ALL(), graft_H5P_DEFAULT(), $0.baseAddress)
         }
         guard status >= 0 else { throw HDF5Error.failed(path: path, operation: "write dataset \(object)") }
     }
@@ -220,11 +255,11 @@ public final class HDF5File {
         var dims = shape.map { hsize_t($0) }
         let space = H5Screate_simple(Int32(shape.count), &dims, nil)
         defer { H5Sclose(space) }
-        let ds = H5Dcreate2(id, object, graft_H5T_NATIVE_UINT8(), space, graft_H5P_DEFAULT(), graft_H5P_DEFAULT(), graft_H5P_DEFAULT())
-        guard ds >= 0 else { throw HDF5Error.failed(path: path, operation: "create dataset \(object)") }
+        let ds = try createDataset(object, type: graft_H5T_NATIVE_UINT8(), space: space)
         defer { H5Dclose(ds) }
         let status = bytes.withUnsafeBufferPointer {
-            H5Dwrite(ds, graft_H5T_NATIVE_UINT8(), graft_H5S_ALL(), graft_H5S_ALL(), graft_H5P_DEFAULT(), $0.baseAddress)
+            H5Dwrite(
+                ds, graft_H5T_NATIVE_UINT8(), graft_H5S_ALL(), graft_H5S_ALL(), graft_H5P_DEFAULT(), $0.baseAddress)
         }
         guard status >= 0 else { throw HDF5Error.failed(path: path, operation: "write dataset \(object)") }
     }
@@ -234,11 +269,11 @@ public final class HDF5File {
         var dims = [hsize_t(values.count)]
         let space = H5Screate_simple(1, &dims, nil)
         defer { H5Sclose(space) }
-        let ds = H5Dcreate2(id, object, graft_H5T_NATIVE_INT32(), space, graft_H5P_DEFAULT(), graft_H5P_DEFAULT(), graft_H5P_DEFAULT())
-        guard ds >= 0 else { throw HDF5Error.failed(path: path, operation: "create dataset \(object)") }
+        let ds = try createDataset(object, type: graft_H5T_NATIVE_INT32(), space: space)
         defer { H5Dclose(ds) }
         let status = values.withUnsafeBufferPointer {
-            H5Dwrite(ds, graft_H5T_NATIVE_INT32(), graft_H5S_ALL(), graft_H5S_ALL(), graft_H5P_DEFAULT(), $0.baseAddress)
+            H5Dwrite(
+                ds, graft_H5T_NATIVE_INT32(), graft_H5S_ALL(), graft_H5S_ALL(), graft_H5P_DEFAULT(), $0.baseAddress)
         }
         guard status >= 0 else { throw HDF5Error.failed(path: path, operation: "write dataset \(object)") }
     }
@@ -256,9 +291,10 @@ public final class HDF5File {
         let space = H5Screate_simple(1, &dims, nil)
         defer { H5Sclose(space) }
         var bytes = [UInt8](repeating: 0, count: max(1, values.count * size))
-        for (i, v) in values.enumerated() { bytes.replaceSubrange((i * size)..<(i * size + v.utf8.count), with: v.utf8) }
-        let ds = H5Dcreate2(id, object, type, space, graft_H5P_DEFAULT(), graft_H5P_DEFAULT(), graft_H5P_DEFAULT())
-        guard ds >= 0 else { throw HDF5Error.failed(path: path, operation: "create dataset \(object)") }
+        for (i, v) in values.enumerated() {
+            bytes.replaceSubrange((i * size)..<(i * size + v.utf8.count), with: v.utf8)
+        }
+        let ds = try createDataset(object, type: type, space: space)
         defer { H5Dclose(ds) }
         guard H5Dwrite(ds, type, graft_H5S_ALL(), graft_H5S_ALL(), graft_H5P_DEFAULT(), &bytes) >= 0 else {
             throw HDF5Error.failed(path: path, operation: "write dataset \(object)")
@@ -287,7 +323,9 @@ public final class HDF5File {
         guard H5Dread(ds, type, graft_H5S_ALL(), graft_H5S_ALL(), graft_H5P_DEFAULT(), &bytes) >= 0 else {
             throw HDF5Error.failed(path: path, operation: "read dataset \(object)")
         }
-        return (0..<count).map { i in String(decoding: bytes[(i * size)..<((i + 1) * size)].prefix { $0 != 0 }, as: UTF8.self) }
+        return (0..<count).map { i in
+            String(decoding: bytes[(i * size)..<((i + 1) * size)].prefix { $0 != 0 }, as: UTF8.self)
+        }
     }
 
     // MARK: Attributes
@@ -297,8 +335,12 @@ public final class HDF5File {
         (object == "/" || exists(object)) && H5Aexists_by_name(id, object, name, graft_H5P_DEFAULT()) > 0
     }
 
-    private func withAttribute<R>(_ name: String, on object: String, _ body: (hid_t, hid_t, Int) throws -> R) throws -> R {
-        guard hasAttribute(name, on: object) else { throw HDF5Error.missing(path: path, object: "attribute \(name) on \(object)") }
+    private func withAttribute<R>(_ name: String, on object: String, _ body: (hid_t, hid_t, Int) throws -> R) throws
+        -> R
+    {
+        guard hasAttribute(name, on: object) else {
+            throw HDF5Error.missing(path: path, object: "attribute \(name) on \(object)")
+        }
         let attr = H5Aopen_by_name(id, object, name, graft_H5P_DEFAULT(), graft_H5P_DEFAULT())
         guard attr >= 0 else { throw HDF5Error.missing(path: path, object: "attribute \(name) on \(object)") }
         defer { H5Aclose(attr) }
@@ -322,7 +364,9 @@ public final class HDF5File {
                 H5Tset_size(memory, graft_H5T_VARIABLE())
                 H5Tset_cset(memory, H5Tget_cset(type))
                 var pointers = [UnsafeMutablePointer<CChar>?](repeating: nil, count: count)
-                guard H5Aread(attr, memory, &pointers) >= 0 else { throw HDF5Error.failed(path: path, operation: "read attribute \(name)") }
+                guard H5Aread(attr, memory, &pointers) >= 0 else {
+                    throw HDF5Error.failed(path: path, operation: "read attribute \(name)")
+                }
                 defer { for p in pointers { H5free_memory(p) } }
                 return pointers.map { $0.map { String(cString: $0) } ?? "" }
             }
@@ -330,7 +374,9 @@ public final class HDF5File {
             H5Tset_size(memory, size)
             H5Tset_strpad(memory, H5T_STR_NULLPAD)  // NULLTERM would drop the last character of a full-width string
             var bytes = [UInt8](repeating: 0, count: count * size)
-            guard H5Aread(attr, memory, &bytes) >= 0 else { throw HDF5Error.failed(path: path, operation: "read attribute \(name)") }
+            guard H5Aread(attr, memory, &bytes) >= 0 else {
+                throw HDF5Error.failed(path: path, operation: "read attribute \(name)")
+            }
             return (0..<count).map { i in
                 let slice = bytes[(i * size)..<((i + 1) * size)]
                 return String(decoding: slice.prefix { $0 != 0 }, as: UTF8.self)
@@ -346,7 +392,9 @@ public final class HDF5File {
                 throw HDF5Error.unsupported(path: path, object: "attribute \(name)", reason: "is not numeric")
             }
             var values = [Float](repeating: 0, count: count)
-            guard H5Aread(attr, graft_H5T_NATIVE_FLOAT(), &values) >= 0 else { throw HDF5Error.failed(path: path, operation: "read attribute \(name)") }
+            guard H5Aread(attr, graft_H5T_NATIVE_FLOAT(), &values) >= 0 else {
+                throw HDF5Error.failed(path: path, operation: "read attribute \(name)")
+            }
             return values
         }
     }
@@ -390,10 +438,15 @@ public final class HDF5File {
         }
     }
 
-    private func writeAttribute(_ name: String, on object: String, type: hid_t, space: hid_t, bytes: inout [UInt8]) throws {
-        let attr = H5Acreate_by_name(id, object, name, type, space, graft_H5P_DEFAULT(), graft_H5P_DEFAULT(), graft_H5P_DEFAULT())
+    private func writeAttribute(_ name: String, on object: String, type: hid_t, space: hid_t, bytes: inout [UInt8])
+        throws
+    {
+        let attr = H5Acreate_by_name(
+            id, object, name, type, space, graft_H5P_DEFAULT(), graft_H5P_DEFAULT(), graft_H5P_DEFAULT())
         guard attr >= 0 else { throw HDF5Error.failed(path: path, operation: "create attribute \(name) on \(object)") }
         defer { H5Aclose(attr) }
-        guard H5Awrite(attr, type, &bytes) >= 0 else { throw HDF5Error.failed(path: path, operation: "write attribute \(name)") }
+        guard H5Awrite(attr, type, &bytes) >= 0 else {
+            throw HDF5Error.failed(path: path, operation: "write attribute \(name)")
+        }
     }
 }
