@@ -9,7 +9,9 @@
 // validation loss with patience 3) unless --epochs E (then E epochs, no early stopping).
 //
 //   swift run -c release TransferEvidence [--seeds 3] [--epochs E] [--task demo|fashion|all]
-//       [--monitor val_loss|val_accuracy] [--only CONDITION...]   (e.g. --only scratch "freeze 3")
+//       [--monitor val_loss|val_accuracy] [--set "FIELD=JSON;..."] [--only CONDITION...]
+//   e.g. --only scratch "freeze 3";  --set "learningRate=1e-4;headEpochs=2" (FineTuneOptions' fields, for
+//   every condition: to try other recipes against the defaults)
 import Foundation
 import Graft
 
@@ -27,7 +29,20 @@ let seeds = Int(value("--seeds", "3")) ?? 3
 let epochs = Int(value("--epochs", ""))
 let task = value("--task", "all")
 let monitor = Monitor(rawValue: value("--monitor", Monitor.validationLoss.rawValue)) ?? .validationLoss
+let overrides = value("--set", "")
 let only = arguments.firstIndex(of: "--only").map { arguments[($0 + 1)...].filter { !$0.hasPrefix("--") } }
+
+/// `options` with the fields `text` names ("learningRate=1e-4;pipeline=\"hflip\"") set from their JSON values.
+func overriding(_ options: FineTuneOptions, with text: String) throws -> FineTuneOptions {
+    guard !text.isEmpty else { return options }
+    var fields = try JSONSerialization.jsonObject(with: JSONEncoder().encode(options)) as! [String: Any]
+    for assignment in text.split(separator: ";") {
+        let parts = assignment.split(separator: "=", maxSplits: 1).map(String.init)
+        guard parts.count == 2 else { throw CocoaError(.coderInvalidValue) }
+        fields[parts[0]] = try JSONSerialization.jsonObject(with: Data(parts[1].utf8), options: .fragmentsAllowed)
+    }
+    return try JSONDecoder().decode(FineTuneOptions.self, from: JSONSerialization.data(withJSONObject: fields))
+}
 
 func conditions(stages: Int) -> [Condition] {
     [
@@ -45,7 +60,8 @@ func experiment(_ title: String, base: String, stages: Int, configure: (inout Fi
     print("|---|---|---|---|---|")
     let runs = FileManager.default.temporaryDirectory.appendingPathComponent("graft-evidence-\(getpid())").path
     defer { try? FileManager.default.removeItem(atPath: runs) }
-    for condition in conditions(stages: stages) where only.map({ $0.contains { condition.name.contains($0) } }) ?? true {
+    for condition in conditions(stages: stages) where only.map({ $0.contains { condition.name.contains($0) } }) ?? true
+    {
         var accuracies: [Double] = []
         var seconds: [Double] = []
         var bestEpochs: [Int] = []
@@ -61,6 +77,7 @@ func experiment(_ title: String, base: String, stages: Int, configure: (inout Fi
             o.runsDirectory = runs
             o.progressBar = false
             configure(&o)
+            o = try overriding(o, with: overrides)
             let result = try FineTune.run(o, log: .silent)
             accuracies.append(result.test!.accuracy * 100)
             seconds.append(result.seconds)
@@ -81,6 +98,7 @@ func experiment(_ title: String, base: String, stages: Int, configure: (inout Fi
 
 let budget = epochs.map { "\($0) epochs per run" } ?? "the default budget (10 epochs, patience 3)"
 print("Transfer evidence, \(budget), \(Pretraining.machineDescription())")
+if !overrides.isEmpty { print("Every condition with: \(overrides)") }
 if task == "all" || task == "demo" {
     try experiment(
         "Food demo (6 classes, 289 drawings; 20% validation, 20% held-out test), ResNet-18 at 64 px",

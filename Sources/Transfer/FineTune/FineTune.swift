@@ -451,12 +451,7 @@ public enum FineTune {
 
     /// `source` without the images whose bytes equal those of an image below `other`.
     static func excluding(_ source: ImageFolder, imagesOf other: String) throws -> (ImageFolder, [String]) {
-        func digest(_ path: String) -> String? {
-            guard let data = try? Foundation.Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) else {
-                return nil
-            }
-            return SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
-        }
+        func digest(_ path: String) -> String? { try? SHA256.hexDigest(ofFile: path) }
         let excluded = Set(ImageFolder.imageFiles(under: other).compactMap(digest))
         let result = source.filtered { path in digest(path).map { !excluded.contains($0) } ?? true }
         return (result.folder, result.removed)

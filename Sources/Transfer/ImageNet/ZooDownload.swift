@@ -119,8 +119,8 @@ public enum ZooDownload {
         if receiver.expected >= 0, receiver.received != receiver.expected {
             throw ZooDownloadError.shortRead(url: url, received: receiver.received, expected: receiver.expected)
         }
-        let sha = receiver.sha256.finalize().map { String(format: "%02x", $0) }.joined()
-        let md5 = receiver.md5.finalize().map { String(format: "%02x", $0) }.joined()
+        let sha = receiver.sha256.finalize().hexDigits
+        let md5 = receiver.md5.finalize().hexDigits
         return Download(bytes: receiver.received, sha256: sha, md5: md5)
     }
 

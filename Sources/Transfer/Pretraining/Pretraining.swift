@@ -130,8 +130,7 @@ public enum Pretraining {
 
     /// SHA-256 of a file, hex (swift-crypto).
     public static func sha256(ofFile path: String) throws -> String {
-        let data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
-        return SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+        try SHA256.hexDigest(ofFile: path)
     }
 
     static func fileSize(_ path: String) throws -> Int {
