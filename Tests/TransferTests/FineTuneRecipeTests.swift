@@ -205,7 +205,8 @@ final class FineTuneRecipeTests: XCTestCase {
         }
     }
 
-    /// The same seed at the same thread count gives the same weights, run after run.
+    /// The same seed at the same thread count gives the same weights, run after run, and the
+    /// same model file byte for byte (what `finetune pretrain`'s "same seed, same file hash" rests on).
     func testSameSeedSameThreadCountSameWeights() throws {
         let saved = Threads.count
         defer { Threads.count = saved }
@@ -214,6 +215,9 @@ final class FineTuneRecipeTests: XCTestCase {
             let a = try FineTune.run(options(epochs: 1), log: .silent)
             let b = try FineTune.run(options(epochs: 1), log: .silent)
             XCTAssertEqual(try weights(a.runFolder), try weights(b.runFolder), "\(threads) thread(s)")
+            XCTAssertEqual(
+                try Pretraining.sha256(ofFile: a.runFolder + "/model.h5"),
+                try Pretraining.sha256(ofFile: b.runFolder + "/model.h5"), "\(threads) thread(s)")
         }
     }
 
