@@ -3,8 +3,11 @@
 # scripts/bench_torch.py, interleaved (Graft, PyTorch, Graft, PyTorch, ...) for ROUNDS rounds,
 # each process started only once the machine is idle (1-minute load below 0.5, checked every
 # 5 s for at most a minute), with the other processes' CPU share during the run and the peak
-# memory of each process recorded. Prints one table: ms per batch, images per second and the
-# Graft / PyTorch ratio per round. Needs Debian python3-torch, python3-torchvision
+# memory of each process recorded. Prints one table: ms per batch (per epoch for the
+# fine-tuning rows), images per second, achieved GFLOP/s (the convolutions' and linear layers'
+# operations of one step, counted once by scripts/bench_torch.py, over each framework's time)
+# and the Graft / PyTorch ratio per round. The loader and fine-tuning rows read 1,000 PNGs
+# that bench_torch.py writes once. Needs Debian python3-torch, python3-torchvision
 # (developer machine only).
 #   bash scripts/bench.sh [ROUNDS] [CONFIG ...]
 set -euo pipefail
@@ -14,6 +17,8 @@ shift || true
 swift build -c release --product GraftBench >/dev/null
 bin=$(swift build -c release --show-bin-path)/GraftBench
 out=$(mktemp)
+images=$(mktemp -d)
+/usr/bin/python3 scripts/bench_torch.py --write-images "$images"
 wait_idle() {
   for _ in $(seq 12); do
     awk '{exit !($1 < 0.5)}' /proc/loadavg && return
@@ -26,9 +31,9 @@ for round in $(seq "$rounds"); do
     wait_idle
     read -r b0 t0 < <(busy)
     if [ $framework = graft ]; then
-      /usr/bin/time -f "peak %M" -o "$out.time" "$bin" --json "$@" > "$out.run"
+      /usr/bin/time -f "peak %M" -o "$out.time" "$bin" --json --images "$images" "$@" > "$out.run"
     else
-      OPENBLAS_NUM_THREADS=1 /usr/bin/time -f "peak %M" -o "$out.time" /usr/bin/python3 scripts/bench_torch.py "$@" > "$out.run"
+      OPENBLAS_NUM_THREADS=1 /usr/bin/time -f "peak %M" -o "$out.time" /usr/bin/python3 scripts/bench_torch.py --images "$images" "$@" > "$out.run"
     fi
     read -r b1 t1 < <(busy)
     peak=$(awk '{print $2}' "$out.time")
@@ -47,13 +52,16 @@ for line in open(sys.argv[1]):
     peaks[(fw, int(r))] = int(peak) // 1024
     busy, total = float(b1) - float(b0), float(t1) - float(t0)
     load[(fw, int(r))] = busy / total if total else 0
-print(f"{'configuration':22} {'round':>5} {'Graft ms':>9} {'PyTorch ms':>10} {'Graft img/s':>11} {'PyTorch img/s':>13} {'ratio':>6}")
+print(f"{'configuration':22} {'round':>5} {'Graft ms':>9} {'PyTorch ms':>10} {'Graft img/s':>11} {'PyTorch img/s':>13} "
+      f"{'Graft GFLOP/s':>13} {'PyTorch GFLOP/s':>15} {'ratio':>6}")
 for (config, r), fws in sorted(rows.items()):
     g, p = fws.get("graft"), fws.get("pytorch")
     if g and p:
+        gflop = p.get("gflop")
+        rates = [f"{gflop / (d['ms'] / 1000):.1f}" if gflop else "-" for d in (g, p)]
         print(f"{config:22} {r:5d} {g['ms']:9.1f} {p['ms']:10.1f} {g['images_per_second']:11.1f} {p['images_per_second']:13.1f} "
-              f"{g['images_per_second'] / p['images_per_second']:6.2f}")
+              f"{rates[0]:>13} {rates[1]:>15} {g['images_per_second'] / p['images_per_second']:6.2f}")
 for (fw, r), peak in sorted(peaks.items()):
     print(f"round {r} {fw}: peak RSS {peak} MB (whole process, every configuration), machine busy {load[(fw, r)] * 100:.0f}%")
 PY
-rm -f "$out" "$out.run" "$out.time"
+rm -rf "$out" "$out.run" "$out.time" "$images"
