@@ -57,7 +57,8 @@ func report(_ name: String, ms: Double, images: Int) {
     if json {
         print("{\"framework\": \"graft\", \"config\": \"\(name)\", \"ms\": \(ms), \"images_per_second\": \(rate)}")
     } else {
-        print(name.padding(toLength: 22, withPad: " ", startingAt: 0) + String(format: "%9.1f ms %9.1f img/s", ms, rate))
+        print(
+            name.padding(toLength: 22, withPad: " ", startingAt: 0) + String(format: "%9.1f ms %9.1f img/s", ms, rate))
     }
     fflush(stdout)
 }
@@ -66,7 +67,7 @@ for config in chosen {
     Random.seed(0)
     var configuration = try Architectures.entry(config.architecture).configuration(10)
     configuration = configuration.sized(to: config.size)
-    if case var .lenet(c) = configuration {
+    if case .lenet(var c) = configuration {
         c.inputChannels = config.channels
         configuration = .lenet(c)
     }
@@ -125,7 +126,8 @@ if let images, wanted("finetune-64") {
     options.epochs = 6  // the cache builds one augmented view per epoch for its first 4 epochs
     options.patience = 6
     options.progressBar = false
-    options.runsDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("graft-bench-\(getpid())").path
+    options.runsDirectory =
+        FileManager.default.temporaryDirectory.appendingPathComponent("graft-bench-\(getpid())").path
     defer { try? FileManager.default.removeItem(atPath: options.runsDirectory) }
     let result = try FineTune.run(options, log: .silent)
     let trained = result.history.first.map { Int(($0.imagesPerSecond * $0.seconds).rounded()) } ?? 0
