@@ -34,8 +34,10 @@ final class FeatureCacheTests: XCTestCase {
         let cache = try FineTune.featureCache(plan, model: model, loaders: loaders, runFolder: run, log: .silent)
         XCTAssertEqual(cache != nil, cached)
         if !cached { loaders.train.views = 2 }
-        let trainer = FineTune.makeTrainer(plan, data: data, model: model, loaders: loaders, runFolder: run, cache: cache, log: .silent)
-        return try trainer.fit(train: cache?.train ?? loaders.train, validation: cache?.validation ?? loaders.validation, epochs: 4)
+        let trainer = FineTune.makeTrainer(
+            plan, data: data, model: model, loaders: loaders, runFolder: run, cache: cache, log: .silent)
+        return try trainer.fit(
+            train: cache?.train ?? loaders.train, validation: cache?.validation ?? loaders.validation, epochs: 4)
     }
 
     /// The cached path gives the losses of the uncached one for the same views and seed
@@ -45,7 +47,8 @@ final class FeatureCacheTests: XCTestCase {
         let cached = try history(cached: true)
         for (a, b) in zip(uncached, cached) {
             XCTAssertEqual(a.trainLoss, b.trainLoss, accuracy: 1e-4 * max(1, a.trainLoss), "epoch \(a.epoch)")
-            XCTAssertEqual(a.validationLoss!, b.validationLoss!, accuracy: 1e-4 * max(1, a.validationLoss!), "epoch \(a.epoch)")
+            XCTAssertEqual(
+                a.validationLoss!, b.validationLoss!, accuracy: 1e-4 * max(1, a.validationLoss!), "epoch \(a.epoch)")
         }
         let half = try history(cached: true, float16: true)
         for (a, b) in zip(uncached, half) {
@@ -57,19 +60,28 @@ final class FeatureCacheTests: XCTestCase {
     func testTheCacheAnnouncesItselfAndRefusesWhatItCannotDo() throws {
         let lines = LogLines()
         let result = try FineTune.run(options(views: nil), log: lines.logger)
-        XCTAssertTrue(lines.all.contains { $0.hasPrefix("feature cache: the frozen stem, stage1 run once per image and view (4 augmented views") },
-                      lines.all.joined(separator: "\n"))
-        XCTAssertTrue(try String(contentsOfFile: result.runFolder + "/summary.txt", encoding: .utf8).contains("feature cache: saved about"))
+        XCTAssertTrue(
+            lines.all.contains {
+                $0.hasPrefix("feature cache: the frozen stem, stage1 run once per image and view (4 augmented views")
+            },
+            lines.all.joined(separator: "\n"))
+        XCTAssertTrue(
+            try String(contentsOfFile: result.runFolder + "/summary.txt", encoding: .utf8).contains(
+                "feature cache: saved about"))
 
         var o = options(views: 2)
         o.batchNorm = .train
         lines.removeAll()
         _ = try FineTune.run(o, log: lines.logger)
-        XCTAssertTrue(lines.all.contains { $0.contains("cannot cache the frozen stages (--bn train") }, lines.all.joined(separator: "\n"))
+        XCTAssertTrue(
+            lines.all.contains { $0.contains("cannot cache the frozen stages (--bn train") },
+            lines.all.joined(separator: "\n"))
 
         o = options(views: 2)
         o.cacheMemoryMB = 0
-        XCTAssertThrowsError(try FineTune.run(o, log: .silent)) { XCTAssertTrue("\($0)".contains("cannot hold even one batch"), "\($0)") }
+        XCTAssertThrowsError(try FineTune.run(o, log: .silent)) {
+            XCTAssertTrue("\($0)".contains("cannot hold even one batch"), "\($0)")
+        }
     }
 
     /// Beyond the memory budget the cache lives in a spill file in the run folder, removed at the end.
@@ -79,21 +91,64 @@ final class FeatureCacheTests: XCTestCase {
         let model = try FineTune.buildModel(plan, data: data, log: .silent)
         let loaders = FineTune.loaders(plan, data: data, model: model)
         let spill = temporary.path("spill.bin")
-        var cache: FeatureCache? = try FeatureCache(model: model.network, stages: 2, indices: loaders.train.indices, imageShape: [16, 16, 3],
-                                                    views: 2, budgetBytes: 1, spillFile: spill)
+        var cache: FeatureCache? = try FeatureCache(
+            model: model.network, stages: 2, indices: loaders.train.indices, imageShape: [16, 16, 3],
+            views: 2, budgetBytes: 1, spillFile: spill)
         XCTAssertEqual(cache?.spillFile, spill)
         XCTAssertTrue(FileManager.default.fileExists(atPath: spill))
         do {
             let batches = CachedBatches(loader: loaders.train, cache: cache!)
             let first = batches.makeBatch(Array(loaders.train.indices.prefix(4)), epoch: 1)!
             XCTAssertEqual(Array(first.images.shape.dropFirst()), cache!.featureShape)
-            XCTAssertEqual(batches.makeBatch(Array(loaders.train.indices.prefix(4)), epoch: 1)!.images, first.images, "read back")
+            XCTAssertEqual(
+                batches.makeBatch(Array(loaders.train.indices.prefix(4)), epoch: 1)!.images, first.images, "read back")
         }
         cache = nil
         XCTAssertFalse(FileManager.default.fileExists(atPath: spill), "removed with the cache")
-        XCTAssertThrowsError(try FeatureCache(model: model.network, stages: 2, indices: loaders.train.indices, imageShape: [16, 16, 3],
-                                              views: 2, budgetBytes: 1, spillFile: "/nonexistent/spill.bin")) { error in
+        XCTAssertThrowsError(
+            try FeatureCache(
+                model: model.network, stages: 2, indices: loaders.train.indices, imageShape: [16, 16, 3],
+                views: 2, budgetBytes: 1, spillFile: "/nonexistent/spill.bin")
+        ) { error in
             XCTAssertTrue("\(error)".contains("cannot be written"), "\(error)")
         }
+    }
+
+    /// The validation cache gets what the training cache leaves of the budget, its views
+    /// counted: with 2 views the training features fill a 1 MB budget, so the validation
+    /// features spill to their file (counting the training images once left them room).
+    func testTheValidationCacheGetsWhatTheTrainingViewsLeave() throws {
+        func setUp(size: Int) throws -> (FineTune.Plan, FineTune.Model, FineTune.Loaders, Int) {
+            var o = demoOptions("resnet20", in: temporary, freeze: .stages(1), epochs: 1, imagesPerClass: 8, size: size)
+            o.cacheViews = 2
+            o.pipeline = "hflip"
+            o.cacheMemoryMB = 1
+            o.batchSize = 4
+            let plan = try FineTune.resolve(o)
+            let data = try FineTune.loadData(plan, log: .silent)
+            let model = try FineTune.buildModel(plan, data: data, log: .silent)
+            let entry = FeatureCache.entryBytes(
+                model: model.network, stages: 1, imageShape: model.preprocessing.inputSize, precision: .float32)
+            return (plan, model, FineTune.loaders(plan, data: data, model: model), entry)
+        }
+        // The stem keeps the image's side, so an entry grows with its area: pick the side where
+        // 2 training views fit the budget and the validation images do not fit beside them.
+        let (_, _, probe, entry16) = try setUp(size: 16)
+        let (train, validation, budget) = (probe.train.count, probe.validation.count, 1 << 20)
+        let side = try XCTUnwrap(
+            (8...64).first { side in
+                let entry = entry16 * side * side / 256
+                return 2 * train * entry <= budget && (2 * train + validation) * entry > budget
+                    && (train + validation) * entry <= budget
+            }, "no image side separates the budgets for \(train) + \(validation) images")
+        let (plan, model, loaders, entry) = try setUp(size: side)
+        XCTAssertLessThanOrEqual(2 * loaders.train.count * entry, budget)
+        XCTAssertGreaterThan((2 * loaders.train.count + loaders.validation.count) * entry, budget)
+        let run = temporary.path("budget")
+        try FileManager.default.createDirectory(atPath: run, withIntermediateDirectories: true)
+        let cache = try XCTUnwrap(
+            try FineTune.featureCache(plan, model: model, loaders: loaders, runFolder: run, log: .silent))
+        XCTAssertNil(cache.train.cache.spillFile, "the training features fit the budget")
+        XCTAssertEqual(cache.validation.cache.spillFile, run + "/feature-cache-validation.bin")
     }
 }
