@@ -75,7 +75,9 @@ public final class Optimizer<Rule: UpdateRule>: GradientOptimizer {
         for group in groups {
             for (key, parameter) in group.parameters where parameter.trainable {
                 guard let gradient = parameter.grad else { continue }
-                var slot = slots[key] ?? Slot(step: 0, state: rule.initialState(for: parameter.value))
+                // Taken out of the table while it updates, so its state tensors have one reference
+                // and rules can write them in place.
+                var slot = slots.removeValue(forKey: key) ?? Slot(step: 0, state: rule.initialState(for: parameter.value))
                 slot.step += 1
                 let rate = group.learningRate * learningRateFactor
                 ensure(rate.isFinite, "Optimizer: the learning rate of \(key) is \(rate); check the schedule")

@@ -10,22 +10,50 @@ public struct SGD: UpdateRule {
     public var momentum: Float, dampening: Float, nesterov: Bool
 
     public init(momentum: Float = 0, dampening: Float = 0, nesterov: Bool = false) {
-        ensure(!nesterov || (momentum > 0 && dampening == 0), "SGD: Nesterov momentum needs momentum > 0 and no dampening")
-        self.momentum = momentum; self.dampening = dampening; self.nesterov = nesterov
+        ensure(
+            !nesterov || (momentum > 0 && dampening == 0), "SGD: Nesterov momentum needs momentum > 0 and no dampening")
+        self.momentum = momentum
+        self.dampening = dampening
+        self.nesterov = nesterov
     }
 
     public struct State: Codable, Sendable { var buffer: Tensor? }
     public func initialState(for parameter: Tensor) -> State { State(buffer: nil) }
 
+    /// One fused pass over the weights (no temporaries): `d = g + wd·p`, `b = μ·b + (1-dampening)·d`
+    /// (`b = d` on the first step), `p -= lr · (nesterov ? d + μ·b : b)`; the same float
+    /// operations in the same order as the three-pass form, so bit-identical to it.
     public func update(_ p: inout Tensor, gradient: Tensor, state: inout State, context c: StepContext) {
-        var d = gradient.withWeightDecay(c.weightDecay, of: p)
-        if momentum != 0 {
-            let (mu, damp) = (momentum, 1 - dampening)
-            let b = state.buffer.map { $0.zipMap(d) { mu * $0 + damp * $1 } } ?? d
-            state.buffer = b
-            d = nesterov ? d.zipMap(b) { $0 + mu * $1 } : b
+        guard momentum != 0 else {
+            p.add(gradient.withWeightDecay(c.weightDecay, of: p), scale: -c.learningRate)
+            return
         }
-        p.add(d, scale: -c.learningRate)
+        let first = state.buffer == nil
+        var buffer = state.buffer ?? Tensor(shape: p.shape) { _ in }
+        state.buffer = nil  // one reference: the pass below writes the momentum in place
+        momentumPass(&p, gradient: gradient, buffer: &buffer, first: first, context: c)
+        state.buffer = buffer
+    }
+
+    private func momentumPass(
+        _ p: inout Tensor, gradient: Tensor, buffer: inout Tensor, first: Bool, context c: StepContext
+    ) {
+        ensure(gradient.shape == p.shape, "SGD: a \(gradient.shape) gradient for a \(p.shape) weight")
+        let (mu, damp, wd, scale, nesterov) = (momentum, 1 - dampening, c.weightDecay, -c.learningRate, nesterov)
+        gradient.withUnsafeBufferPointer { g in
+            buffer.withUnsafeMutableBufferPointer { b in
+                p.withUnsafeMutableBufferPointer { w in
+                    Threads.parallelFor(w.count) { range in
+                        for i in range {
+                            let d = wd == 0 ? g[i] : g[i] + wd * w[i]
+                            let m = first ? d : mu * b[i] + damp * d
+                            b[i] = m
+                            w[i] += scale * (nesterov ? d + mu * m : m)
+                        }
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -34,7 +62,9 @@ public struct SGD: UpdateRule {
 public struct Adagrad: UpdateRule {
     public var epsilon: Float, lrDecay: Float, initialAccumulator: Float
     public init(epsilon: Float = 1e-10, lrDecay: Float = 0, initialAccumulator: Float = 0) {
-        self.epsilon = epsilon; self.lrDecay = lrDecay; self.initialAccumulator = initialAccumulator
+        self.epsilon = epsilon
+        self.lrDecay = lrDecay
+        self.initialAccumulator = initialAccumulator
     }
 
     public struct State: Codable, Sendable { var sum: Tensor }
@@ -43,7 +73,8 @@ public struct Adagrad: UpdateRule {
     public func update(_ p: inout Tensor, gradient: Tensor, state: inout State, context c: StepContext) {
         let g = gradient.withWeightDecay(c.weightDecay, of: p)
         state.sum = state.sum.zipMap(g) { $0 + $1 * $1 }
-        let lr = c.learningRate / (1 + Float(c.step - 1) * lrDecay), eps = epsilon
+        let lr = c.learningRate / (1 + Float(c.step - 1) * lrDecay)
+        let eps = epsilon
         p = p.zipMap(g.zipMap(state.sum) { $0 / ($1.squareRoot() + eps) }) { $0 - lr * $1 }
     }
 }
@@ -52,10 +83,18 @@ public struct Adagrad: UpdateRule {
 /// `u = ρ·u + (1-ρ)·Δ²`, `p -= lr · Δ` (PyTorch keeps a learning rate, default 1).
 public struct Adadelta: UpdateRule {
     public var rho: Float, epsilon: Float
-    public init(rho: Float = 0.9, epsilon: Float = 1e-6) { self.rho = rho; self.epsilon = epsilon }
+    public init(rho: Float = 0.9, epsilon: Float = 1e-6) {
+        self.rho = rho
+        self.epsilon = epsilon
+    }
 
-    public struct State: Codable, Sendable { var squareAverage: Tensor; var deltaAverage: Tensor }
-    public func initialState(for parameter: Tensor) -> State { State(squareAverage: .zeros(parameter.shape), deltaAverage: .zeros(parameter.shape)) }
+    public struct State: Codable, Sendable {
+        var squareAverage: Tensor
+        var deltaAverage: Tensor
+    }
+    public func initialState(for parameter: Tensor) -> State {
+        State(squareAverage: .zeros(parameter.shape), deltaAverage: .zeros(parameter.shape))
+    }
 
     public func update(_ p: inout Tensor, gradient: Tensor, state: inout State, context c: StepContext) {
         let g = gradient.withWeightDecay(c.weightDecay, of: p)
@@ -75,13 +114,21 @@ public struct RMSProp: UpdateRule {
     public var alpha: Float, epsilon: Float, momentum: Float, centered: Bool
 
     public init(alpha: Float = 0.99, epsilon: Float = 1e-8, momentum: Float = 0, centered: Bool = false) {
-        self.alpha = alpha; self.epsilon = epsilon; self.momentum = momentum; self.centered = centered
+        self.alpha = alpha
+        self.epsilon = epsilon
+        self.momentum = momentum
+        self.centered = centered
     }
 
-    public struct State: Codable, Sendable { var squareAverage: Tensor; var gradAverage: Tensor?; var buffer: Tensor? }
+    public struct State: Codable, Sendable {
+        var squareAverage: Tensor
+        var gradAverage: Tensor?
+        var buffer: Tensor?
+    }
     public func initialState(for parameter: Tensor) -> State {
-        State(squareAverage: .zeros(parameter.shape), gradAverage: centered ? .zeros(parameter.shape) : nil,
-              buffer: momentum > 0 ? .zeros(parameter.shape) : nil)
+        State(
+            squareAverage: .zeros(parameter.shape), gradAverage: centered ? .zeros(parameter.shape) : nil,
+            buffer: momentum > 0 ? .zeros(parameter.shape) : nil)
     }
 
     public func update(_ p: inout Tensor, gradient: Tensor, state: inout State, context c: StepContext) {
@@ -112,20 +159,33 @@ public struct RMSProp: UpdateRule {
 public struct Adam: UpdateRule {
     public var beta1: Float, beta2: Float, epsilon: Float, amsgrad: Bool, decoupledWeightDecay: Bool
 
-    public init(beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8, amsgrad: Bool = false,
-                decoupledWeightDecay: Bool = false) {
-        self.beta1 = beta1; self.beta2 = beta2; self.epsilon = epsilon; self.amsgrad = amsgrad
+    public init(
+        beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8, amsgrad: Bool = false,
+        decoupledWeightDecay: Bool = false
+    ) {
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+        self.amsgrad = amsgrad
         self.decoupledWeightDecay = decoupledWeightDecay
     }
 
-    public struct State: Codable, Sendable { var m: Tensor; var v: Tensor; var vMax: Tensor? }
+    public struct State: Codable, Sendable {
+        var m: Tensor
+        var v: Tensor
+        var vMax: Tensor?
+    }
     public func initialState(for parameter: Tensor) -> State {
         State(m: .zeros(parameter.shape), v: .zeros(parameter.shape), vMax: amsgrad ? .zeros(parameter.shape) : nil)
     }
 
     public func update(_ p: inout Tensor, gradient: Tensor, state: inout State, context c: StepContext) {
         var g = gradient
-        if decoupledWeightDecay { p *= 1 - c.learningRate * c.weightDecay } else { g = g.withWeightDecay(c.weightDecay, of: p) }
+        if decoupledWeightDecay {
+            p *= 1 - c.learningRate * c.weightDecay
+        } else {
+            g = g.withWeightDecay(c.weightDecay, of: p)
+        }
         let (b1, b2, eps) = (beta1, beta2, epsilon)
         state.m = state.m.zipMap(g) { $0 + (1 - b1) * ($1 - $0) }
         state.v = state.v.zipMap(g) { b2 * $0 + (1 - b2) * $1 * $1 }
@@ -153,16 +213,27 @@ public struct NAdam: UpdateRule {
     public var beta1: Float, beta2: Float, epsilon: Float, momentumDecay: Float
 
     public init(beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8, momentumDecay: Float = 0.004) {
-        self.beta1 = beta1; self.beta2 = beta2; self.epsilon = epsilon; self.momentumDecay = momentumDecay
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+        self.momentumDecay = momentumDecay
     }
 
-    public struct State: Codable, Sendable { var m: Tensor; var v: Tensor; var muProduct: Double }
-    public func initialState(for parameter: Tensor) -> State { State(m: .zeros(parameter.shape), v: .zeros(parameter.shape), muProduct: 1) }
+    public struct State: Codable, Sendable {
+        var m: Tensor
+        var v: Tensor
+        var muProduct: Double
+    }
+    public func initialState(for parameter: Tensor) -> State {
+        State(m: .zeros(parameter.shape), v: .zeros(parameter.shape), muProduct: 1)
+    }
 
     public func update(_ p: inout Tensor, gradient: Tensor, state: inout State, context c: StepContext) {
         let g = gradient.withWeightDecay(c.weightDecay, of: p)
         let (b1, b2, eps) = (beta1, beta2, epsilon)
-        let t = Double(c.step), psi = Double(momentumDecay), lr = Double(c.learningRate)
+        let t = Double(c.step)
+        let psi = Double(momentumDecay)
+        let lr = Double(c.learningRate)
         let correction2 = Float(1 - Foundation.pow(Double(b2), t))
         let mu = Double(b1) * (1 - 0.5 * Foundation.pow(0.96, t * psi))
         let muNext = Double(b1) * (1 - 0.5 * Foundation.pow(0.96, (t + 1) * psi))

@@ -1,6 +1,6 @@
 import Engine
 import Layers
-import Optimizers
+@testable import Optimizers
 import XCTest
 
 final class OptimizerBehaviourTests: XCTestCase {
@@ -97,4 +97,37 @@ final class OptimizerBehaviourTests: XCTestCase {
         XCTAssertEqual(s.factor(at: 4), 1)
         XCTAssertEqual(s.factor(at: 14), 0, accuracy: 1e-7)
     }
+
+    /// SGD's fused single pass is bit-identical to the three-pass form it replaced (weight decay,
+    /// momentum buffer, update), for every combination of its settings, over several steps
+    /// and a tensor large enough to be split over threads.
+    func testFusedSGDIsBitIdenticalToTheThreePassForm() {
+        var rng = RandomGenerator(seed: 3)
+        let start = Tensor.randomNormal([70_000], using: &rng)
+        let gradients = (0..<4).map { _ in Tensor.randomNormal([70_000], using: &rng) }
+        let settings: [(momentum: Float, dampening: Float, nesterov: Bool, decay: Float)] = [
+            (0.9, 0, false, 0), (0.9, 0.1, false, 1e-2), (0.9, 0, true, 0), (0.8, 0, true, 5e-4), (0, 0, false, 1e-2),
+        ]
+        for s in settings {
+            let rule = SGD(momentum: s.momentum, dampening: s.dampening, nesterov: s.nesterov)
+            var fused = start
+            var state = rule.initialState(for: fused)
+            var reference = start
+            var buffer: Tensor?
+            for (step, g) in gradients.enumerated() {
+                let context = StepContext(learningRate: 0.05, weightDecay: s.decay, step: step + 1)
+                rule.update(&fused, gradient: g, state: &state, context: context)
+                let (mu, damp, wd, p) = (s.momentum, 1 - s.dampening, s.decay, reference)
+                var d = wd == 0 ? g : g.zipMap(p) { $0 + wd * $1 }
+                if mu != 0 {
+                    let b = buffer.map { $0.zipMap(d) { mu * $0 + damp * $1 } } ?? d
+                    buffer = b
+                    d = s.nesterov ? d.zipMap(b) { $0 + mu * $1 } : b
+                }
+                reference.add(d, scale: -0.05)
+                XCTAssertEqual(fused.scalars.map(\.bitPattern), reference.scalars.map(\.bitPattern), "\(s), step \(step + 1)")
+            }
+        }
+    }
 }
+
