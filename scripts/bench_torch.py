@@ -230,7 +230,8 @@ def main():
         print(json.dumps({"framework": "pytorch", "config": name, "ms": ms, "images_per_second": batch / ms * 1000,
                           "gflop": gflop}), flush=True)
     if images:
-        bench_images(images, [a for a in args if a.endswith("-64") and a not in CONFIGS] or ["loader-64", "finetune-64"])
+        # As GraftBench: every configuration when none is named, else only those named.
+        bench_images(images, [a for a in ["loader-64", "finetune-64"] if not args or a in args])
 
 
 if __name__ == "__main__":

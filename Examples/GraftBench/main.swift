@@ -130,7 +130,8 @@ if let images, wanted("finetune-64") {
         FileManager.default.temporaryDirectory.appendingPathComponent("graft-bench-\(getpid())").path
     defer { try? FileManager.default.removeItem(atPath: options.runsDirectory) }
     let result = try FineTune.run(options, log: .silent)
-    let trained = result.history.first.map { Int(($0.imagesPerSecond * $0.seconds).rounded()) } ?? 0
-    report("finetune-64-epoch1", ms: result.history[0].seconds * 1000, images: trained)
+    let first = result.history[0]
+    let trained = Int((first.imagesPerSecond * first.seconds).rounded())  // the training split's images
+    report("finetune-64-epoch1", ms: first.seconds * 1000, images: trained)
     report("finetune-64-later", ms: median(result.history.suffix(2).map { $0.seconds * 1000 }), images: trained)
 }

@@ -38,8 +38,13 @@ func overriding(_ options: FineTuneOptions, with text: String) throws -> FineTun
     var fields = try JSONSerialization.jsonObject(with: JSONEncoder().encode(options)) as! [String: Any]
     for assignment in text.split(separator: ";") {
         let parts = assignment.split(separator: "=", maxSplits: 1).map(String.init)
-        guard parts.count == 2 else { throw CocoaError(.coderInvalidValue) }
-        fields[parts[0]] = try JSONSerialization.jsonObject(with: Data(parts[1].utf8), options: .fragmentsAllowed)
+        guard parts.count == 2,
+            let value = try? JSONSerialization.jsonObject(with: Data(parts[1].utf8), options: .fragmentsAllowed)
+        else {
+            FileHandle.standardError.write(Data("--set \(assignment): want FIELD=JSON, e.g. pipeline=\"hflip\"\n".utf8))
+            exit(64)
+        }
+        fields[parts[0]] = value
     }
     return try JSONDecoder().decode(FineTuneOptions.self, from: JSONSerialization.data(withJSONObject: fields))
 }

@@ -11,8 +11,10 @@ public struct ParameterGroup {
     /// An explicit penalty added to the loss by `Optimizer.penalty()` (L1, L2, elastic net).
     public var regularizer: Regularizer?
 
-    public init(_ parameters: [(key: String, parameter: Parameter)], learningRate: Float, weightDecay: Float = 0,
-                regularizer: Regularizer? = nil) {
+    public init(
+        _ parameters: [(key: String, parameter: Parameter)], learningRate: Float, weightDecay: Float = 0,
+        regularizer: Regularizer? = nil
+    ) {
         self.parameters = parameters
         self.learningRate = learningRate
         self.weightDecay = weightDecay
@@ -65,8 +67,10 @@ public final class Optimizer<Rule: UpdateRule>: GradientOptimizer {
     }
 
     /// One group with every given parameter (typically `model.trainableParameters`).
-    public convenience init(_ rule: Rule, parameters: [(key: String, parameter: Parameter)], learningRate: Float,
-                            weightDecay: Float = 0) {
+    public convenience init(
+        _ rule: Rule, parameters: [(key: String, parameter: Parameter)], learningRate: Float,
+        weightDecay: Float = 0
+    ) {
         self.init(rule, groups: [ParameterGroup(parameters, learningRate: learningRate, weightDecay: weightDecay)])
     }
 
@@ -77,12 +81,14 @@ public final class Optimizer<Rule: UpdateRule>: GradientOptimizer {
                 guard let gradient = parameter.grad else { continue }
                 // Taken out of the table while it updates, so its state tensors have one reference
                 // and rules can write them in place.
-                var slot = slots.removeValue(forKey: key) ?? Slot(step: 0, state: rule.initialState(for: parameter.value))
+                var slot =
+                    slots.removeValue(forKey: key) ?? Slot(step: 0, state: rule.initialState(for: parameter.value))
                 slot.step += 1
                 let rate = group.learningRate * learningRateFactor
                 ensure(rate.isFinite, "Optimizer: the learning rate of \(key) is \(rate); check the schedule")
-                rule.update(&parameter.variable.value, gradient: gradient, state: &slot.state,
-                            context: StepContext(learningRate: rate, weightDecay: group.weightDecay, step: slot.step))
+                rule.update(
+                    &parameter.variable.value, gradient: gradient, state: &slot.state,
+                    context: StepContext(learningRate: rate, weightDecay: group.weightDecay, step: slot.step))
                 slots[key] = slot
             }
         }
@@ -110,15 +116,18 @@ public final class Optimizer<Rule: UpdateRule>: GradientOptimizer {
 
     /// The optimiser's state (step counts, moments, factor) as JSON, keyed by parameter key.
     public func stateData() throws -> Data {
-        try JSONEncoder().encode(Saved(rule: ruleDescription, stepCount: stepCount, learningRateFactor: learningRateFactor, slots: slots))
+        try JSONEncoder().encode(
+            Saved(rule: ruleDescription, stepCount: stepCount, learningRateFactor: learningRateFactor, slots: slots))
     }
 
     public func stateArchive() throws -> (json: Data, tensors: [Tensor]) {
         let archive = TensorArchive()
         let encoder = JSONEncoder()
         encoder.userInfo[TensorArchive.key] = archive
-        let json = try encoder.encode(Saved(rule: ruleDescription, stepCount: stepCount, learningRateFactor: learningRateFactor,
-                                            slots: slots))
+        let json = try encoder.encode(
+            Saved(
+                rule: ruleDescription, stepCount: stepCount, learningRateFactor: learningRateFactor,
+                slots: slots))
         return (json, archive.tensors)
     }
 
@@ -135,7 +144,9 @@ public final class Optimizer<Rule: UpdateRule>: GradientOptimizer {
     }
 
     private func restore(_ saved: Saved) throws {
-        guard saved.rule == ruleDescription else { throw OptimizerError.differentRule(saved: saved.rule, current: ruleDescription) }
+        guard saved.rule == ruleDescription else {
+            throw OptimizerError.differentRule(saved: saved.rule, current: ruleDescription)
+        }
         let parameters = Dictionary(groups.flatMap(\.parameters), uniquingKeysWith: { a, _ in a })
         for (key, slot) in saved.slots.sorted(by: { $0.key < $1.key }) {
             guard let parameter = parameters[key] else { throw OptimizerError.unknownParameter(key) }
@@ -161,12 +172,14 @@ public enum OptimizerError: Error, CustomStringConvertible {
     case differentRule(saved: String, current: String)
     public var description: String {
         switch self {
-        case let .shapeMismatch(key, saved, parameter):
-            return "optimizer state for \(key) has shape \(saved) but the parameter is \(parameter); was the head replaced? Start the optimizer afresh"
-        case let .differentRule(saved, current):
+        case .shapeMismatch(let key, let saved, let parameter):
+            return
+                "optimizer state for \(key) has shape \(saved) but the parameter is \(parameter); was the head replaced? Start the optimizer afresh"
+        case .differentRule(let saved, let current):
             return "optimizer state was saved by \(saved), not by this \(current); build the same optimizer to resume"
-        case let .unknownParameter(key):
-            return "optimizer state names parameter \(key), which this optimizer does not hold; was it saved for another model?"
+        case .unknownParameter(let key):
+            return
+                "optimizer state names parameter \(key), which this optimizer does not hold; was it saved for another model?"
         }
     }
 }

@@ -29,7 +29,7 @@ public struct SGD: UpdateRule {
             return
         }
         let first = state.buffer == nil
-        var buffer = state.buffer ?? Tensor(shape: p.shape) { _ in }
+        var buffer = state.buffer ?? Tensor(shape: p.shape) { _ in }  // uninitialised: the first pass writes it all
         state.buffer = nil  // one reference: the pass below writes the momentum in place
         momentumPass(&p, gradient: gradient, buffer: &buffer, first: first, context: c)
         state.buffer = buffer
