@@ -23,8 +23,21 @@ public final class Sequential: Module {
         Array(zip(names, layers))
     }
 
+    /// The layers in order; where no gradient is wanted, a convolution with the BatchNorm and
+    /// ReLU after it runs as one fused convolution (`Fusion`).
     public override func forward(_ x: Variable) -> Variable {
-        layers.reduce(x) { $1($0) }
+        var h = x
+        var next = 0
+        while next < layers.count {
+            if let (fused, used) = Fusion.convolutionUnit(layers[next...], on: h) {
+                h = fused
+                next += used
+            } else {
+                h = layers[next](h)
+                next += 1
+            }
+        }
+        return h
     }
 
     /// The layer called `name`.

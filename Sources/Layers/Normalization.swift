@@ -21,6 +21,8 @@ public final class BatchNorm: Module {
     public var momentum: Float
     public var epsilon: Float
     public var frozenBehaviour: FrozenBehaviour = .inference
+    /// The last `folded(into:)` result (inference fusion), reused while its sources are unchanged.
+    var folding: FoldedConvolution?
 
     public init(_ channels: Int, momentum: Float = 0.1, epsilon: Float = 1e-5) {
         gamma = Parameter(.ones([channels]))

@@ -38,6 +38,10 @@ public final class Parameter {
 /// A tensor a module keeps and saves but never trains (BatchNorm running statistics).
 /// Buffers are enumerated by key next to parameters and are never handed to an optimiser.
 public final class Buffer {
-    public var value: Tensor
+    public var value: Tensor {
+        didSet { version &+= 1 }
+    }
+    /// Counts the writes to `value`, as `Variable.version` does.
+    public private(set) var version: UInt64 = 0
     public init(_ value: Tensor) { self.value = value }
 }

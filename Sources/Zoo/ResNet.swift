@@ -160,6 +160,8 @@ public final class Projection: Module {
     init(_ inputs: Int, _ outputs: Int, stride: Int, _ c: ResNetConfig) { (conv, bn) = convBN(inputs, outputs, kernel: 1, stride: stride, c) }
     /// `bn(conv(x))`: the shortcut brought to the block's output width and resolution.
     public override func forward(_ x: Variable) -> Variable { bn(conv(x)) }
+    /// The same in inference, BatchNorm folded into the convolution (`Fusion`).
+    func fused(_ x: Tensor) -> Tensor { Fusion.convBN(x, conv, bn, relu: false) }
 }
 
 /// Two 3x3 convolutions with a residual connection (ResNet-18/34): expansion 1.
@@ -175,8 +177,15 @@ public final class BasicBlock: Module {
         shortcut = stride != 1 || inputs != width ? Projection(inputs, width, stride: stride, c) : nil
     }
 
-    /// `relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x))`.
+    /// `relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x))`; fused where no gradient is wanted.
     public override func forward(_ x: Variable) -> Variable {
+        let convs = [conv1, conv2] + (shortcut.map { [$0.conv] } ?? [])
+        let norms = [bn1, bn2] + (shortcut.map { [$0.bn] } ?? [])
+        if Fusion.applies(to: x, convs: convs, norms: norms) {
+            let h = Fusion.convBN(x.value, conv1, bn1, relu: true)
+            let skip = shortcut?.fused(x.value) ?? x.value
+            return Fusion.output(Fusion.convBN(h, conv2, bn2, adding: skip, relu: true), from: x)
+        }
         let out = bn2(conv2(relu(bn1(conv1(x)))))
         return relu(out + (shortcut?(x) ?? x))
     }
@@ -200,8 +209,16 @@ public final class Bottleneck: Module {
         shortcut = stride != 1 || inputs != outputs ? Projection(inputs, outputs, stride: stride, c) : nil
     }
 
-    /// `relu(bn3(conv3(relu(bn2(conv2(relu(bn1(conv1(x)))))))) + shortcut(x))`.
+    /// `relu(bn3(conv3(relu(bn2(conv2(relu(bn1(conv1(x)))))))) + shortcut(x))`; fused where no
+    /// gradient is wanted.
     public override func forward(_ x: Variable) -> Variable {
+        let convs = [conv1, conv2, conv3] + (shortcut.map { [$0.conv] } ?? [])
+        let norms = [bn1, bn2, bn3] + (shortcut.map { [$0.bn] } ?? [])
+        if Fusion.applies(to: x, convs: convs, norms: norms) {
+            let h = Fusion.convBN(Fusion.convBN(x.value, conv1, bn1, relu: true), conv2, bn2, relu: true)
+            let skip = shortcut?.fused(x.value) ?? x.value
+            return Fusion.output(Fusion.convBN(h, conv3, bn3, adding: skip, relu: true), from: x)
+        }
         let out = bn3(conv3(relu(bn2(conv2(relu(bn1(conv1(x))))))))
         return relu(out + (shortcut?(x) ?? x))
     }

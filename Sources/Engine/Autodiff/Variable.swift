@@ -12,7 +12,12 @@ import Foundation
 /// `requiresGrad`, data and frozen parameters do not.
 public final class Variable {
     /// The value computed by the forward pass.
-    public var value: Tensor
+    public var value: Tensor {
+        didSet { version &+= 1 }
+    }
+    /// Counts the writes to `value` (assignments and in-place updates alike): what caches
+    /// derived from a parameter (a folded inference kernel) compare to know they are stale.
+    public private(set) var version: UInt64 = 0
     /// The accumulated gradient of the last `backward()` (nil before one has reached it).
     public var grad: Tensor?
     /// Whether gradients flow to this value (true for trainable leaves and everything

@@ -57,13 +57,15 @@ final class DNNL: @unchecked Sendable {
         }
     }
 
-    /// Creates a primitive descriptor from an op descriptor (with an optional forward hint).
-    func primitive(op: String, desc: UnsafeRawPointer, hint: Primitive? = nil) -> Primitive {
+    /// Creates a primitive descriptor from an op descriptor (with an optional forward hint and
+    /// post-ops applied to the output).
+    func primitive(op: String, desc: UnsafeRawPointer, hint: Primitive? = nil, postOps: PostOps = .none) -> Primitive {
         var pd: dnnl_primitive_desc_t?
         var attr: dnnl_primitive_attr_t?
         DNNL.check(dnnl_primitive_attr_create(&attr), op: op + " (attributes)")
         defer { dnnl_primitive_attr_destroy(attr) }
         DNNL.check(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), op: op + " (scratchpad)")
+        if postOps != .none { postOps.apply(to: attr, op: op) }
         DNNL.check(dnnl_primitive_desc_create(&pd, desc, attr, engine, hint?.descriptor), op: op)
         return Primitive(op: op, descriptor: pd!)
     }
