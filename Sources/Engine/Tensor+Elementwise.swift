@@ -96,10 +96,10 @@ extension Tensor {
         return sum(axes: axes, keepDims: false).reshaped(target)
     }
 
-    public static func + (a: Tensor, b: Tensor) -> Tensor { require { try broadcasting(a, b, op: "add", +) } }
-    public static func - (a: Tensor, b: Tensor) -> Tensor { require { try broadcasting(a, b, op: "sub", -) } }
-    public static func * (a: Tensor, b: Tensor) -> Tensor { require { try broadcasting(a, b, op: "mul", *) } }
-    public static func / (a: Tensor, b: Tensor) -> Tensor { require { try broadcasting(a, b, op: "div", /) } }
+    public static func + (a: Tensor, b: Tensor) -> Tensor { arithmetic(a, b, .add) }
+    public static func - (a: Tensor, b: Tensor) -> Tensor { arithmetic(a, b, .subtract) }
+    public static func * (a: Tensor, b: Tensor) -> Tensor { arithmetic(a, b, .multiply) }
+    public static func / (a: Tensor, b: Tensor) -> Tensor { arithmetic(a, b, .divide) }
 
     public static func + (a: Tensor, s: Float) -> Tensor { a.map { $0 + s } }
     public static func - (a: Tensor, s: Float) -> Tensor { a.map { $0 - s } }
@@ -151,5 +151,51 @@ extension Tensor {
         guard shape == other.shape else { return false }
         for (a, b) in zip(scalars, other.scalars) where !(Swift.abs(a - b) <= atol + rtol * Swift.abs(b)) { return false }
         return true
+    }
+}
+
+/// The four arithmetic operators. Operands of one shape (a residual add, a gradient sum) get a
+/// plain loop per operator, which the compiler vectorises; a closure called per element, as
+/// `zipMap` and broadcasting take, does not.
+enum Arithmetic {
+    case add, subtract, multiply, divide
+
+    var name: String {
+        switch self {
+        case .add: return "add"
+        case .subtract: return "sub"
+        case .multiply: return "mul"
+        case .divide: return "div"
+        }
+    }
+
+    var function: (Float, Float) -> Float {
+        switch self {
+        case .add: return (+)
+        case .subtract: return (-)
+        case .multiply: return (*)
+        case .divide: return (/)
+        }
+    }
+}
+
+extension Tensor {
+    /// `a op b`, NumPy-broadcast when the shapes differ.
+    static func arithmetic(_ a: Tensor, _ b: Tensor, _ op: Arithmetic) -> Tensor {
+        guard a.shape == b.shape else { return require { try broadcasting(a, b, op: op.name, op.function) } }
+        return a.withUnsafeBufferPointer { pa in
+            b.withUnsafeBufferPointer { pb in
+                Tensor(shape: a.shape) { out in
+                    Threads.parallelFor(out.count) { range in
+                        switch op {
+                        case .add: for i in range { out[i] = pa[i] + pb[i] }
+                        case .subtract: for i in range { out[i] = pa[i] - pb[i] }
+                        case .multiply: for i in range { out[i] = pa[i] * pb[i] }
+                        case .divide: for i in range { out[i] = pa[i] / pb[i] }
+                        }
+                    }
+                }
+            }
+        }
     }
 }

@@ -24,12 +24,15 @@ public final class Sequential: Module {
     }
 
     /// The layers in order; where no gradient is wanted, a convolution with the BatchNorm and
-    /// ReLU after it runs as one fused convolution (`Fusion`).
+    /// ReLU after it runs as one fused convolution, and elsewhere a BatchNorm and the ReLU
+    /// after it as one op (`Fusion`).
     public override func forward(_ x: Variable) -> Variable {
         var h = x
         var next = 0
         while next < layers.count {
-            if let (fused, used) = Fusion.convolutionUnit(layers[next...], on: h) {
+            if let (fused, used) =
+                Fusion.convolutionUnit(layers[next...], on: h) ?? Fusion.normReLUUnit(layers[next...], on: h)
+            {
                 h = fused
                 next += used
             } else {

@@ -50,6 +50,13 @@ public enum Fusion {
         return (output(y, from: x), 1 + (norm == nil ? 0 : 1) + (relu ? 1 : 0))
     }
 
+    /// Runs a `BatchNorm` and the `ReLU` after it from the start of `layers` as one op
+    /// (`BatchNorm.withReLU`); returns the output and the two layers it consumed, or nil.
+    static func normReLUUnit(_ layers: ArraySlice<Module>, on x: Variable) -> (Variable, Int)? {
+        guard isEnabled, let norm = layers.first as? BatchNorm, layers.dropFirst().first is ReLU else { return nil }
+        return (norm.withReLU(x), 2)
+    }
+
     /// `relu?(bn(conv(x)) + residual)` in inference as one convolution: `bn` folded into
     /// `conv`, the residual add and the ReLU as post-ops. NHWC `x` and `residual`.
     public static func convBN(

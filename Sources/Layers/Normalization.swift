@@ -40,13 +40,23 @@ public final class BatchNorm: Module {
         isTraining && (frozenBehaviour == .batchStatistics || gamma.trainable || beta.trainable)
     }
 
-    public override func forward(_ x: Variable) -> Variable {
+    public override func forward(_ x: Variable) -> Variable { normalise(x, relu: false) }
+
+    /// `relu(self(x))` as one op each way (oneDNN's `fuse_norm_relu`, `batchNormReLU`): the
+    /// ReLU costs no pass of its own, forward or backward. Under `trace(_:)`, or with
+    /// `Fusion.isEnabled` off, the two run apart.
+    public func withReLU(_ x: Variable) -> Variable {
+        guard Fusion.isEnabled, Tracer.current == nil else { return relu(self(x)) }
+        return normalise(x, relu: true)
+    }
+
+    private func normalise(_ x: Variable, relu: Bool) -> Variable {
         ensure(x.shape.last == channels, "BatchNorm(\(channels)): expects \(channels) channels on the last axis, got \(x.shape)")
+        let op = relu ? batchNormReLU : batchNorm
         if !usesBatchStatistics {
-            return batchNorm(x, gamma: gamma.variable, beta: beta.variable,
-                             statistics: (runningMean.value, runningVariance.value), epsilon: epsilon).output
+            return op(x, gamma.variable, beta.variable, (runningMean.value, runningVariance.value), epsilon).output
         }
-        let (y, mean, variance) = batchNorm(x, gamma: gamma.variable, beta: beta.variable, statistics: nil, epsilon: epsilon)
+        let (y, mean, variance) = op(x, gamma.variable, beta.variable, nil, epsilon)
         Kernels.updateRunningStatistics(mean: &runningMean.value, variance: &runningVariance.value, batchMean: mean,
                                         batchVariance: variance, valuesPerChannel: x.value.count / channels, momentum: momentum)
         return y

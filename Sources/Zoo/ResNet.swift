@@ -186,7 +186,7 @@ public final class BasicBlock: Module {
             let skip = shortcut?.fused(x.value) ?? x.value
             return Fusion.output(Fusion.convBN(h, conv2, bn2, adding: skip, relu: true), from: x)
         }
-        let out = bn2(conv2(relu(bn1(conv1(x)))))
+        let out = bn2(conv2(bn1.withReLU(conv1(x))))
         return relu(out + (shortcut?(x) ?? x))
     }
 }
@@ -219,7 +219,7 @@ public final class Bottleneck: Module {
             let skip = shortcut?.fused(x.value) ?? x.value
             return Fusion.output(Fusion.convBN(h, conv3, bn3, adding: skip, relu: true), from: x)
         }
-        let out = bn3(conv3(relu(bn2(conv2(relu(bn1(conv1(x))))))))
+        let out = bn3(conv3(bn2.withReLU(conv2(bn1.withReLU(conv1(x))))))
         return relu(out + (shortcut?(x) ?? x))
     }
 }

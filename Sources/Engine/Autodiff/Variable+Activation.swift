@@ -55,3 +55,25 @@ public func batchNorm(_ x: Variable, gamma: Variable, beta: Variable,
     }
     return (output, mean, variance)
 }
+
+/// `relu(batchNorm(x, ...))` in one oneDNN pass each way (`fuse_norm_relu`): the forward pass
+/// writes the clamped output and a bit mask of where it is positive; the backward pass
+/// masks the gradient and normalises it back in the same kernel. Same statistics and
+/// results as the two ops (`batchNorm(_:gamma:beta:statistics:epsilon:)`, then `relu`).
+public func batchNormReLU(_ x: Variable, gamma: Variable, beta: Variable,
+                          statistics: (mean: Tensor, variance: Tensor)?, epsilon: Float)
+    -> (output: Variable, mean: Tensor, variance: Tensor)
+{
+    let (y, mean, variance, mask) = Kernels.batchNorm(
+        x.value, gamma: gamma.value, beta: beta.value, mean: statistics?.mean, variance: statistics?.variance,
+        epsilon: epsilon, relu: true)
+    let input = x.value
+    let inference = statistics != nil
+    let output = Variable.record("batchNormReLU", [x, gamma, beta], value: y) { dy in
+        let (dx, dgamma, dbeta) = Kernels.batchNormBackward(
+            dy, x: input, gamma: gamma.value, beta: beta.value, mean: mean, variance: variance, epsilon: epsilon,
+            inference: inference, reluMask: mask)
+        return [x.requiresGrad ? dx : nil, gamma.requiresGrad ? dgamma : nil, beta.requiresGrad ? dbeta : nil]
+    }
+    return (output, mean, variance)
+}
