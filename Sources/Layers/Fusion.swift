@@ -70,16 +70,10 @@ public enum Fusion {
 }
 
 /// A folded kernel and bias and the versions of what they were computed from.
-final class FoldedConvolution {
+struct FoldedConvolution {
     let source: [UInt64]
     let kernel: Tensor
     let bias: Tensor
-
-    init(source: [UInt64], kernel: Tensor, bias: Tensor) {
-        self.source = source
-        self.kernel = kernel
-        self.bias = bias
-    }
 }
 
 extension BatchNorm {
@@ -99,16 +93,15 @@ extension BatchNorm {
         if let folding, folding.source == source { return (folding.kernel, folding.bias) }
         let scale = zip(gamma.value.scalars, runningVariance.value.scalars).map { $0 / (($1 + epsilon).squareRoot()) }
         let convBias = conv.bias?.value.scalars ?? [Float](repeating: 0, count: channels)
-        let bias = (0..<channels).map {
-            (convBias[$0] - runningMean.value.scalars[$0]) * scale[$0] + beta.value.scalars[$0]
-        }
+        let bias = Tensor(
+            (0..<channels).map { (convBias[$0] - runningMean.value.scalars[$0]) * scale[$0] + beta.value.scalars[$0] })
         let weights = conv.weight.value
         let kernel = Tensor(shape: weights.shape) { out in
             weights.withUnsafeBufferPointer { w in
                 for i in 0..<w.count { out[i] = w[i] * scale[i % channels] }
             }
         }
-        folding = FoldedConvolution(source: source, kernel: kernel, bias: Tensor(bias))
-        return (kernel, Tensor(bias))
+        folding = FoldedConvolution(source: source, kernel: kernel, bias: bias)
+        return (kernel, bias)
     }
 }

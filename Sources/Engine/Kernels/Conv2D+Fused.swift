@@ -50,19 +50,7 @@ extension Kernels {
         let prim = g.inferencePrimitive(bias: bias != nil, postOps: PostOps(sum: residual != nil, relu: relu))
         // The sum post-op adds what the destination holds: start it as (a copy of) the residual.
         var y = residual ?? Tensor.uninitialized(g.output)
-        x.withUnsafeBufferPointer { px in
-            w.withUnsafeBufferPointer { pw in
-                y.withUnsafeMutableBufferPointer { py in
-                    g.withWeights(pw, for: prim, dnnl_query_weights_md) { weightsDesc, weights in
-                        prim.execute(
-                            [
-                                (Arg.src, g.srcDesc, rawInput(px)), (Arg.weights, weightsDesc, weights),
-                                (Arg.dst, g.dstDesc, UnsafeMutableRawPointer(py.baseAddress!)),
-                            ], bias: bias, biasDesc: g.biasDesc)
-                    }
-                }
-            }
-        }
+        g.runForward(prim, x, w, bias: bias, into: &y)
         return y
     }
 }

@@ -106,6 +106,23 @@ extension Conv2DGeometry {
     }
 }
 
+extension Conv2DGeometry {
+    /// Runs the forward primitive `prim` on `x`, the HWIO kernel `w` and `bias`, writing `y`
+    /// (which post-ops such as sum may also read).
+    func runForward(_ prim: Primitive, _ x: Tensor, _ w: Tensor, bias: Tensor?, into y: inout Tensor) {
+        x.withUnsafeBufferPointer { px in
+            w.withUnsafeBufferPointer { pw in
+                y.withUnsafeMutableBufferPointer { py in
+                    withWeights(pw, for: prim, dnnl_query_weights_md) { weightsDesc, weights in
+                        prim.execute([(Arg.src, srcDesc, rawInput(px)), (Arg.weights, weightsDesc, weights),
+                                      (Arg.dst, dstDesc, UnsafeMutableRawPointer(py.baseAddress!))], bias: bias, biasDesc: biasDesc)
+                    }
+                }
+            }
+        }
+    }
+}
+
 extension Kernels {
     /// 2-D convolution (cross-correlation, as in every framework) on oneDNN.
     public static func conv2d(_ x: Tensor, _ w: Tensor, bias: Tensor?, geometry g: Conv2DGeometry) -> Tensor {
@@ -118,18 +135,8 @@ extension Kernels {
         }
         KernelStats.record("conv2d.forward")
         if let patch = PatchConvolution(g) { return patch.forward(x, w, bias: bias) }
-        let prim = g.forwardPrimitive(bias: bias != nil)
         var y = Tensor.uninitialized(g.output)
-        x.withUnsafeBufferPointer { px in
-            w.withUnsafeBufferPointer { pw in
-                y.withUnsafeMutableBufferPointer { py in
-                    g.withWeights(pw, for: prim, dnnl_query_weights_md) { weightsDesc, weights in
-                        prim.execute([(Arg.src, g.srcDesc, rawInput(px)), (Arg.weights, weightsDesc, weights),
-                                      (Arg.dst, g.dstDesc, UnsafeMutableRawPointer(py.baseAddress!))], bias: bias, biasDesc: g.biasDesc)
-                    }
-                }
-            }
-        }
+        g.runForward(g.forwardPrimitive(bias: bias != nil), x, w, bias: bias, into: &y)
         return y
     }
 
