@@ -5,11 +5,17 @@ configuration. Developer-machine tool (Debian python3-torch, python3-torchvision
 needs it.
 
     OPENBLAS_NUM_THREADS=1 /usr/bin/python3 scripts/bench_torch.py [CONFIG ...] [--repeat N] [--images DIR]
+    PYTHON scripts/bench_torch.py --onnxruntime [CONFIG ...]   # the inference rows in ONNX Runtime
     /usr/bin/python3 scripts/bench_torch.py --write-images DIR   # the 1,000 PNGs of loader-64 / finetune-64
 
 With --images DIR also loader-64 (torchvision ImageFolder + the same augmentation, one epoch in
 the main process) and finetune-64 (ResNet-18 at 64 px, first three stages frozen, 80/20 split,
 two epochs with validation; PyTorch has no feature cache, so its later epoch is a second one).
+
+With --onnxruntime the inference configurations run in ONNX Runtime instead (the PyTorch model
+exported with torch.onnx, opset 13, all graph optimisations, 2 intra-op threads); PYTHON is one
+that has both torch and onnxruntime, e.g. a virtual environment made with
+`/usr/bin/python3 -m venv --system-site-packages DIR && DIR/bin/pip install onnxruntime`.
 """
 import json
 import os
@@ -172,6 +178,22 @@ def bench_images(folder, wanted):
                   flush=True)
 
 
+def onnxruntime_step(model, x):
+    """One inference batch of `model` in ONNX Runtime (CPU execution provider, 2 threads)."""
+    import io
+    import onnxruntime
+
+    exported = io.BytesIO()
+    torch.onnx.export(model, x, exported, opset_version=13)
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 2
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+    session = onnxruntime.InferenceSession(exported.getvalue(), options, providers=["CPUExecutionProvider"])
+    feed = {session.get_inputs()[0].name: x.contiguous().numpy()}
+    return lambda: session.run(None, feed)
+
+
 def main():
     args = sys.argv[1:]
     if "--write-images" in args:
@@ -187,13 +209,22 @@ def main():
         i = args.index("--repeat")
         repeat = int(args[i + 1])
         del args[i:i + 2]
+    framework = "pytorch"
+    if "--onnxruntime" in args:
+        args.remove("--onnxruntime")
+        framework = "onnxruntime"
     names = [a for a in args if a in CONFIGS] or ([] if args else list(CONFIGS))
+    if framework == "onnxruntime":
+        names = [name for name in names if CONFIGS[name][4] == "infer"]
     for name in names:
         build, size, channels, batch, mode = CONFIGS[name]
         model = build().to(memory_format=torch.channels_last)
         x = torch.randn(batch, channels, size, size).to(memory_format=torch.channels_last)
         y = torch.arange(batch) % 10
-        if mode == "infer":
+        if mode == "infer" and framework == "onnxruntime":
+            model.eval()
+            step = onnxruntime_step(model, x)
+        elif mode == "infer":
             model.eval()
             def step():
                 with torch.no_grad():
@@ -227,9 +258,9 @@ def main():
             times.append((time.perf_counter() - t) * 1000)
         ms = sorted(times)[len(times) // 2]
         gflop = step_gflop(model, x, mode)
-        print(json.dumps({"framework": "pytorch", "config": name, "ms": ms, "images_per_second": batch / ms * 1000,
+        print(json.dumps({"framework": framework, "config": name, "ms": ms, "images_per_second": batch / ms * 1000,
                           "gflop": gflop}), flush=True)
-    if images:
+    if images and framework == "pytorch":
         # As GraftBench: every configuration when none is named, else only those named.
         bench_images(images, [a for a in ["loader-64", "finetune-64"] if not args or a in args])
 
