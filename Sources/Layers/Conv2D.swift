@@ -35,6 +35,19 @@ public final class Conv2D: Module {
     public var inputs: Int { weight.shape[2] * groups }
     public var outputs: Int { weight.shape[3] }
 
+    /// The weight's reordered copies for inference, kept while the weight is unchanged.
+    private var layoutCache: (version: UInt64, layouts: WeightLayouts)?
+
+    /// Copies of `weight` in the layouts oneDNN's inference convolutions want, made once per
+    /// weight version (a frozen or evaluated layer reorders its kernel once, not every call).
+    public var inferenceLayouts: WeightLayouts {
+        let version = weight.variable.version
+        if let layoutCache, layoutCache.version == version { return layoutCache.layouts }
+        let layouts = WeightLayouts()
+        layoutCache = (version, layouts)
+        return layouts
+    }
+
     public override func forward(_ x: Variable) -> Variable {
         conv2d(x, weight.variable, bias: bias?.variable, stride: stride, padding: padding, dilation: dilation, groups: groups)
     }

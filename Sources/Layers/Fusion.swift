@@ -46,7 +46,7 @@ public enum Fusion {
             norm.map { convBN(x.value, conv, $0, relu: relu) }
             ?? Kernels.conv2d(
                 x.value, conv.weight.value, bias: conv.bias?.value, stride: conv.stride, padding: conv.padding,
-                dilation: conv.dilation, groups: conv.groups, adding: nil, relu: relu)
+                dilation: conv.dilation, groups: conv.groups, adding: nil, relu: relu, layouts: conv.inferenceLayouts)
         return (output(y, from: x), 1 + (norm == nil ? 0 : 1) + (relu ? 1 : 0))
     }
 
@@ -62,26 +62,29 @@ public enum Fusion {
     public static func convBN(
         _ x: Tensor, _ conv: Conv2D, _ bn: BatchNorm, adding residual: Tensor? = nil, relu: Bool
     ) -> Tensor {
-        let (kernel, bias) = bn.folded(into: conv)
+        let (kernel, bias, layouts) = bn.folded(into: conv)
         return Kernels.conv2d(
             x, kernel, bias: bias, stride: conv.stride, padding: conv.padding, dilation: conv.dilation,
-            groups: conv.groups, adding: residual, relu: relu)
+            groups: conv.groups, adding: residual, relu: relu, layouts: layouts)
     }
 }
 
-/// A folded kernel and bias and the versions of what they were computed from.
+/// A folded kernel and bias, the versions of what they were computed from, and the folded
+/// kernel's reordered copies (valid exactly as long as the fold).
 struct FoldedConvolution {
     let source: [UInt64]
     let kernel: Tensor
     let bias: Tensor
+    let layouts = WeightLayouts()
 }
 
 extension BatchNorm {
     /// `conv` followed by this BatchNorm in inference mode as one convolution (Jacob et al.,
     /// 2018, section 3.2): with `s = gamma / sqrt(runningVariance + epsilon)`, the HWIO kernel
     /// `w'[.., o] = w[.., o] · s[o]` and the bias `b'[o] = (b[o] - runningMean[o]) · s[o] + beta[o]`
-    /// (`b = 0` without a convolution bias). Cached until any of the five changes.
-    public func folded(into conv: Conv2D) -> (kernel: Tensor, bias: Tensor) {
+    /// (`b = 0` without a convolution bias). Cached until any of the five changes, with the
+    /// kernel's copies in oneDNN's layouts (`layouts`), made as the convolutions first run.
+    public func folded(into conv: Conv2D) -> (kernel: Tensor, bias: Tensor, layouts: WeightLayouts) {
         ensure(
             conv.outputs == channels,
             "BatchNorm(\(channels)): cannot fold into a convolution with \(conv.outputs) outputs")
@@ -90,7 +93,7 @@ extension BatchNorm {
             conv.bias?.variable.version ?? 0, gamma.variable.version, beta.variable.version,
             runningMean.version, runningVariance.version, UInt64(epsilon.bitPattern),
         ]
-        if let folding, folding.source == source { return (folding.kernel, folding.bias) }
+        if let folding, folding.source == source { return (folding.kernel, folding.bias, folding.layouts) }
         let scale = zip(gamma.value.scalars, runningVariance.value.scalars).map { $0 / (($1 + epsilon).squareRoot()) }
         let convBias = conv.bias?.value.scalars ?? [Float](repeating: 0, count: channels)
         let bias = Tensor(
@@ -101,7 +104,8 @@ extension BatchNorm {
                 for i in 0..<w.count { out[i] = w[i] * scale[i % channels] }
             }
         }
-        folding = FoldedConvolution(source: source, kernel: kernel, bias: bias)
-        return (kernel, bias)
+        let fold = FoldedConvolution(source: source, kernel: kernel, bias: bias)
+        folding = fold
+        return (kernel, bias, fold.layouts)
     }
 }

@@ -113,3 +113,41 @@ final class FusionTests: XCTestCase {
         XCTAssertNil(frozenStem.weight.grad)
     }
 }
+
+/// The kernels oneDNN wants in a blocked layout are reordered once per weight version and
+/// reused by later calls, and a changed weight is reordered again (never a stale copy).
+final class WeightLayoutTests: XCTestCase {
+    override func tearDown() {
+        Fusion.isEnabled = true
+        super.tearDown()
+    }
+
+    func testReorderedKernelsAreMadeOnceAndFollowTheWeight() throws {
+        Random.seed(12)
+        let model = VGG(
+            VGGConfig(
+                blocks: [[32], [64]], batchNorm: false, fc: [], classes: 4, input: [8, 8, 3],
+                includeTop: true, pooling: .avg))
+        let conv = try XCTUnwrap(model.namedModules.compactMap { $0.module as? Conv2D }.last)
+        var rng = RandomGenerator(seed: 13)
+        let x = Tensor.randomNormal([2, 8, 8, 3], using: &rng)
+        let first = model.predict(x)
+        let layouts = conv.inferenceLayouts
+        XCTAssertEqual(layouts.count, 1, "the 32 -> 64 kernel is kept in the layout its convolution wants")
+        XCTAssertEqual(model.predict(x), first, "the kept copy gives the same output, bit for bit")
+        XCTAssertTrue(conv.inferenceLayouts === layouts, "and is reused while the weight is unchanged")
+        XCTAssertEqual(layouts.count, 1)
+
+        conv.weight.variable.value.withUnsafeMutableBufferPointer { w in
+            for i in w.indices { w[i] *= -1.5 }
+        }
+        XCTAssertFalse(conv.inferenceLayouts === layouts, "an in-place update makes a new cache")
+        let fused = model.predict(x)
+        Fusion.isEnabled = false
+        let reference = model.predict(x)
+        let scale = reference.scalars.map(abs).max()!
+        let error = zip(reference.scalars, fused.scalars).map { abs($0 - $1) }.max()! / scale
+        XCTAssertLessThan(error, 1e-5, "the output follows the updated weight (relative to its largest value)")
+        XCTAssertNotEqual(fused, first)
+    }
+}

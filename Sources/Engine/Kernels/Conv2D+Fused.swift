@@ -26,9 +26,11 @@ extension Kernels {
     /// given) in one oneDNN convolution for inference: the residual add and the ReLU are
     /// post-ops (sum, eltwise) applied while the convolution writes its output, so neither
     /// makes a pass of its own. NHWC `x` and `residual` (the output's shape), HWIO `w`.
-    /// No gradient: for frozen or evaluated layers only.
+    /// `layouts`, when given, keeps `w` reordered for oneDNN across calls: pass one only while
+    /// `w` is unchanged. No gradient: for frozen or evaluated layers only.
     public static func conv2d(
-        _ x: Tensor, _ w: Tensor, bias: Tensor?, geometry g: Conv2DGeometry, adding residual: Tensor?, relu: Bool
+        _ x: Tensor, _ w: Tensor, bias: Tensor?, geometry g: Conv2DGeometry, adding residual: Tensor?, relu: Bool,
+        layouts: WeightLayouts? = nil
     ) -> Tensor {
         if let residual, residual.shape != g.output {
             EngineError.shapeMismatch(
@@ -37,7 +39,9 @@ extension Kernels {
             ).trap()
         }
         if let pointwise = StridedPointwise(g) {
-            return conv2d(pointwise.gather(x), w, bias: bias, geometry: pointwise.unit, adding: residual, relu: relu)
+            return conv2d(
+                pointwise.gather(x), w, bias: bias, geometry: pointwise.unit, adding: residual, relu: relu,
+                layouts: layouts)
         }
         if PatchConvolution(g) != nil {
             // The patch product has no post-ops: the residual and the ReLU follow it.
@@ -50,7 +54,7 @@ extension Kernels {
         let prim = g.inferencePrimitive(bias: bias != nil, postOps: PostOps(sum: residual != nil, relu: relu))
         // The sum post-op adds what the destination holds: start it as (a copy of) the residual.
         var y = residual ?? Tensor.uninitialized(g.output)
-        g.runForward(prim, x, w, bias: bias, into: &y)
+        g.runForward(prim, x, w, bias: bias, layouts: layouts, into: &y)
         return y
     }
 }
@@ -78,12 +82,12 @@ extension Kernels {
     /// naming the shapes when they do not fit.
     public static func conv2d(
         _ x: Tensor, _ w: Tensor, bias: Tensor?, stride: (Int, Int), padding: Padding, dilation: (Int, Int),
-        groups: Int, adding residual: Tensor?, relu: Bool
+        groups: Int, adding residual: Tensor?, relu: Bool, layouts: WeightLayouts? = nil
     ) -> Tensor {
         let g = require {
             try Conv2DGeometry(
                 input: x.shape, kernel: w.shape, stride: stride, padding: padding, dilation: dilation, groups: groups)
         }
-        return conv2d(x, w, bias: bias, geometry: g, adding: residual, relu: relu)
+        return conv2d(x, w, bias: bias, geometry: g, adding: residual, relu: relu, layouts: layouts)
     }
 }

@@ -93,11 +93,20 @@ public struct Conv2DGeometry: Sendable {
 
 extension Conv2DGeometry {
     /// Calls `body` with the kernel `w` (HWIO) laid out as `prim` wants (`query`: its
-    /// weights descriptor), reordering into a temporary buffer when the layouts differ.
+    /// weights descriptor), reordering into a temporary buffer when the layouts differ, or
+    /// into `cache` once (whose owner guarantees `w` has not changed since).
     func withWeights<R>(_ w: UnsafeBufferPointer<Float>, for prim: Primitive, _ query: dnnl_query_t,
+                        cache: WeightLayouts? = nil,
                         _ body: (dnnl_memory_desc_t, UnsafeMutableRawPointer) -> R) -> R {
         let wanted = prim.memoryDescriptor(query)!
         if sameLayout(wanted, weightsDesc) { return body(weightsDesc, rawInput(w)) }
+        if let cache {
+            let reorderKey = "w\(prim.op)" + key
+            let copy = cache.copy(key: reorderKey, layout: wanted) {
+                reorder(from: weightsDesc, to: wanted, key: reorderKey, rawInput(w), $0)
+            }
+            return withExtendedLifetime(copy) { body(wanted, copy.bytes) }
+        }
         var buffer = [UInt8](unsafeUninitializedCapacity: byteSize(wanted)) { $1 = $0.count }
         return buffer.withUnsafeMutableBytes { raw in
             reorder(from: weightsDesc, to: wanted, key: "w\(prim.op)" + key, rawInput(w), raw.baseAddress!)
@@ -108,12 +117,13 @@ extension Conv2DGeometry {
 
 extension Conv2DGeometry {
     /// Runs the forward primitive `prim` on `x`, the HWIO kernel `w` and `bias`, writing `y`
-    /// (which post-ops such as sum may also read).
-    func runForward(_ prim: Primitive, _ x: Tensor, _ w: Tensor, bias: Tensor?, into y: inout Tensor) {
+    /// (which post-ops such as sum may also read); `layouts` keeps the reordered kernel.
+    func runForward(_ prim: Primitive, _ x: Tensor, _ w: Tensor, bias: Tensor?, layouts: WeightLayouts? = nil,
+                    into y: inout Tensor) {
         x.withUnsafeBufferPointer { px in
             w.withUnsafeBufferPointer { pw in
                 y.withUnsafeMutableBufferPointer { py in
-                    withWeights(pw, for: prim, dnnl_query_weights_md) { weightsDesc, weights in
+                    withWeights(pw, for: prim, dnnl_query_weights_md, cache: layouts) { weightsDesc, weights in
                         prim.execute([(Arg.src, srcDesc, rawInput(px)), (Arg.weights, weightsDesc, weights),
                                       (Arg.dst, dstDesc, UnsafeMutableRawPointer(py.baseAddress!))], bias: bias, biasDesc: biasDesc)
                     }
