@@ -137,6 +137,9 @@ final class WeightLayoutTests: XCTestCase {
         XCTAssertEqual(model.predict(x), first, "the kept copy gives the same output, bit for bit")
         XCTAssertTrue(conv.inferenceLayouts === layouts, "and is reused while the weight is unchanged")
         XCTAssertEqual(layouts.count, 1)
+        let single = Tensor(shape: [1, 8, 8, 3], scalars: Array(x.scalars.prefix(8 * 8 * 3)))
+        _ = model.predict(single)
+        XCTAssertEqual(layouts.count, 1, "another batch size wanting the same layout shares the copy")
 
         conv.weight.variable.value.withUnsafeMutableBufferPointer { w in
             for i in w.indices { w[i] *= -1.5 }

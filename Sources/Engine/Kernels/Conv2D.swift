@@ -102,7 +102,7 @@ extension Conv2DGeometry {
         if sameLayout(wanted, weightsDesc) { return body(weightsDesc, rawInput(w)) }
         if let cache {
             let reorderKey = "w\(prim.op)" + key
-            let copy = cache.copy(key: reorderKey, layout: wanted) {
+            let copy = cache.copy(layout: wanted) {
                 reorder(from: weightsDesc, to: wanted, key: reorderKey, rawInput(w), $0)
             }
             return withExtendedLifetime(copy) { body(wanted, copy.bytes) }

@@ -7,12 +7,13 @@ import Foundation
 ///
 /// The cache does not look at the kernel's values: its owner keeps it only while the kernel
 /// it was made for is unchanged, and drops it when the kernel changes (`BatchNorm`'s folded
-/// kernel carries one, `Conv2D` keeps one per weight version). One copy per primitive (that
-/// is, per input shape); past `capacity` copies it starts over.
+/// kernel carries one, `Conv2D` keeps one per weight version). One copy per layout (every
+/// primitive that wants the same layout, whatever its batch size, shares it); past `capacity`
+/// layouts it starts over.
 public final class WeightLayouts: @unchecked Sendable {
-    /// At most this many layouts (input shapes) are kept.
-    static let capacity = 8
-    private var copies: [String: WeightCopy] = [:]
+    /// At most this many layouts are kept.
+    static let capacity = 4
+    private var copies: [WeightCopy] = []
     private let lock = NSLock()
 
     public init() {}
@@ -20,15 +21,15 @@ public final class WeightLayouts: @unchecked Sendable {
     /// How many reordered copies it holds (for tests).
     public var count: Int { lock.withLock { copies.count } }
 
-    /// The copy stored under `key` in layout `layout`, made by `fill` (which writes `byteSize(layout)`
-    /// bytes) when there is none yet or the stored one has another layout.
-    func copy(key: String, layout: dnnl_memory_desc_t, fill: (UnsafeMutableRawPointer) -> Void) -> WeightCopy {
+    /// The copy in layout `layout`, made by `fill` (which writes `byteSize(layout)` bytes) when
+    /// there is none yet.
+    func copy(layout: dnnl_memory_desc_t, fill: (UnsafeMutableRawPointer) -> Void) -> WeightCopy {
         lock.withLock {
-            if let stored = copies[key], sameLayout(stored.layout, layout) { return stored }
+            if let stored = copies.first(where: { sameLayout($0.layout, layout) }) { return stored }
             if copies.count >= Self.capacity { copies.removeAll() }
             let made = WeightCopy(layout: layout)
             fill(made.bytes)
-            copies[key] = made
+            copies.append(made)
             return made
         }
     }
