@@ -125,8 +125,10 @@ final class Primitive: @unchecked Sendable {
     }
 
     /// Executes with an optional bias tensor appended to `args` as `DNNL_ARG_BIAS`.
-    func execute(_ args: [(arg: Int32, md: dnnl_memory_desc_t, data: UnsafeMutableRawPointer)], bias: Tensor?,
-                 biasDesc: @autoclosure () -> dnnl_memory_desc_t) {
+    func execute(
+        _ args: [(arg: Int32, md: dnnl_memory_desc_t, data: UnsafeMutableRawPointer)], bias: Tensor?,
+        biasDesc: @autoclosure () -> dnnl_memory_desc_t
+    ) {
         guard let bias else { return execute(args) }
         bias.withUnsafeBufferPointer { pb in execute(args + [(Arg.bias, biasDesc(), rawInput(pb))]) }
     }
@@ -161,8 +163,22 @@ final class Primitive: @unchecked Sendable {
 
 /// Whether two memory descriptors describe the same layout.
 func sameLayout(_ a: dnnl_memory_desc_t, _ b: dnnl_memory_desc_t) -> Bool {
-    var a = a, b = b
+    var a = a
+    var b = b
     return dnnl_memory_desc_equal(&a, &b) != 0
+}
+
+/// A text key for the layout of `md` (format kind, and for blocked formats the strides and the
+/// inner blocks), so that caches of reorders into or out of it never mix two layouts of one shape.
+func layoutKey(_ md: dnnl_memory_desc_t) -> String {
+    guard md.format_kind == dnnl_blocked else { return "kind\(md.format_kind.rawValue)" }
+    let blocking = md.format_desc.blocking
+    let count = Int(md.ndims)
+    func dims(_ d: dnnl_dims_t, _ n: Int) -> [Int64] {
+        withUnsafeBytes(of: d) { Array($0.bindMemory(to: Int64.self).prefix(n)) }
+    }
+    let blocks = Int(blocking.inner_nblks)
+    return "s\(dims(blocking.strides, count))b\(dims(blocking.inner_blks, blocks))i\(dims(blocking.inner_idxs, blocks))"
 }
 
 /// The byte size of data laid out as `md`.
@@ -174,12 +190,17 @@ func byteSize(_ md: dnnl_memory_desc_t) -> Int {
 /// Copies `source` (laid out as `from`) into `destination` (laid out as `to`) with a cached
 /// reorder primitive: how plain HWIO kernels meet the blocked layouts oneDNN's fastest
 /// convolutions want.
-func reorder(from: dnnl_memory_desc_t, to: dnnl_memory_desc_t, key: String,
-             _ source: UnsafeMutableRawPointer, _ destination: UnsafeMutableRawPointer) {
+func reorder(
+    from: dnnl_memory_desc_t, to: dnnl_memory_desc_t, key: String,
+    _ source: UnsafeMutableRawPointer, _ destination: UnsafeMutableRawPointer
+) {
     let prim = DNNL.shared.primitive(key: "reorder" + key) {
         var pd: dnnl_primitive_desc_t?
-        var src = from, dst = to
-        DNNL.check(dnnl_reorder_primitive_desc_create(&pd, &src, DNNL.shared.engine, &dst, DNNL.shared.engine, nil), op: "reorder \(key)")
+        var src = from
+        var dst = to
+        DNNL.check(
+            dnnl_reorder_primitive_desc_create(&pd, &src, DNNL.shared.engine, &dst, DNNL.shared.engine, nil),
+            op: "reorder \(key)")
         return Primitive(op: "reorder", descriptor: pd!)
     }
     prim.execute([(Int32(DNNL_ARG_FROM), from, source), (Int32(DNNL_ARG_TO), to, destination)])
