@@ -169,7 +169,7 @@ func sameLayout(_ a: dnnl_memory_desc_t, _ b: dnnl_memory_desc_t) -> Bool {
 }
 
 /// A text key for the layout of `md` (format kind, and for blocked formats the strides and the
-/// inner blocks), so that caches of reorders into or out of it never mix two layouts of one shape.
+/// inner blocks), so that the cache of reorders never mixes two layouts of one shape.
 func layoutKey(_ md: dnnl_memory_desc_t) -> String {
     guard md.format_kind == dnnl_blocked else { return "kind\(md.format_kind.rawValue)" }
     let blocking = md.format_desc.blocking
@@ -189,12 +189,12 @@ func byteSize(_ md: dnnl_memory_desc_t) -> Int {
 
 /// Copies `source` (laid out as `from`) into `destination` (laid out as `to`) with a cached
 /// reorder primitive: how plain HWIO kernels meet the blocked layouts oneDNN's fastest
-/// convolutions want.
+/// convolutions want. `key` names the shape; the cache key adds both layouts.
 func reorder(
     from: dnnl_memory_desc_t, to: dnnl_memory_desc_t, key: String,
     _ source: UnsafeMutableRawPointer, _ destination: UnsafeMutableRawPointer
 ) {
-    let prim = DNNL.shared.primitive(key: "reorder" + key) {
+    let prim = DNNL.shared.primitive(key: "reorder" + key + layoutKey(from) + "->" + layoutKey(to)) {
         var pd: dnnl_primitive_desc_t?
         var src = from
         var dst = to

@@ -100,8 +100,8 @@ extension Conv2DGeometry {
                         _ body: (dnnl_memory_desc_t, UnsafeMutableRawPointer) -> R) -> R {
         let wanted = prim.memoryDescriptor(query)!
         if sameLayout(wanted, weightsDesc) { return body(weightsDesc, rawInput(w)) }
+        let reorderKey = "w\(prim.op)" + key
         if let cache {
-            let reorderKey = "w\(prim.op)" + layoutKey(wanted) + key
             let copy = cache.copy(layout: wanted) {
                 reorder(from: weightsDesc, to: wanted, key: reorderKey, rawInput(w), $0)
             }
@@ -109,7 +109,7 @@ extension Conv2DGeometry {
         }
         var buffer = [UInt8](unsafeUninitializedCapacity: byteSize(wanted)) { $1 = $0.count }
         return buffer.withUnsafeMutableBytes { raw in
-            reorder(from: weightsDesc, to: wanted, key: "w\(prim.op)" + layoutKey(wanted) + key, rawInput(w), raw.baseAddress!)
+            reorder(from: weightsDesc, to: wanted, key: reorderKey, rawInput(w), raw.baseAddress!)
             return body(wanted, raw.baseAddress!)
         }
     }
@@ -199,7 +199,7 @@ extension Kernels {
                                         (Arg.diffWeights, direct ? g.weightsDesc : produced, target)]
                             if bias { args.append((Arg.diffBias, g.biasDesc, UnsafeMutableRawPointer(pdb.baseAddress!))) }
                             prim.execute(args)
-                            if !direct { reorder(from: produced, to: g.weightsDesc, key: "dw" + layoutKey(produced) + g.key, target, UnsafeMutableRawPointer(pdw.baseAddress!)) }
+                            if !direct { reorder(from: produced, to: g.weightsDesc, key: "dw" + g.key, target, UnsafeMutableRawPointer(pdw.baseAddress!)) }
                         }
                     }
                 }
