@@ -75,6 +75,10 @@ struct TrainingOptions: ParsableArguments {
             "Each stage below the head trains at F times the rate of the one above (default \(d.bodyLearningRateFactor))."
     )
     var bodyLRFactor: Float?
+    @Flag(
+        name: .customLong("probe-head"),
+        help: "LP-FT: start the new head as the linear probe fitted on the last stage's features, not at random.")
+    var probeHead = false
     @Option(help: "The seed behind every random choice (default \(d.seed)).") var seed: UInt64?
     @Option(help: "Augmentation pipeline (default \"\(d.pipeline)\"; see README).") var pipeline: String?
     @Option(help: "Input size in pixels (default: the zoo entry's, 64 for the food demo; the architecture's otherwise).") var size: Int?
@@ -139,6 +143,7 @@ struct TrainingOptions: ParsableArguments {
         o.batchNorm = bn ?? o.batchNorm
         o.headEpochs = headEpochs ?? o.headEpochs
         o.bodyLearningRateFactor = bodyLRFactor ?? o.bodyLearningRateFactor
+        o.probeHead = probeHead || o.probeHead
         o.seed = seed ?? o.seed
         o.pipeline = pipeline ?? o.pipeline
         o.imageSize = size

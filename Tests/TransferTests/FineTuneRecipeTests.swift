@@ -176,6 +176,54 @@ final class FineTuneRecipeTests: XCTestCase {
         XCTAssertNotEqual(body(final), body(start), "phase two trains the body")
     }
 
+    /// `--probe-head` (LP-FT): the head starts as the linear probe fitted on the last stage, and
+    /// the whole network then classifies the validation split exactly as the probe did, which
+    /// holds only if the probe's standardisation is folded into the Dense weights correctly.
+    func testProbeHeadStartsAsTheFittedLinearProbe() throws {
+        var o = FineTuneOptions(base: "resnet", freeze: .stages(3))  // the zoo's resnet20-fashion
+        o.dataset = .fashionMNIST
+        o.trainPerClass = 10
+        o.validationPerClass = 10
+        o.epochs = 1
+        o.runsDirectory = temporary.url.path
+        o.progressBar = false
+        o.probeHead = true
+        let plan = try FineTune.resolve(o)
+        let data = try FineTune.loadData(plan, log: .silent)
+        let model = try FineTune.buildModel(plan, data: data, log: .silent)
+        let loaders = FineTune.loaders(plan, data: data, model: model)
+        let randomHead = Snapshot(model.network).named.filter { $0.key.hasPrefix("fc.") }
+        let probed = try XCTUnwrap(StageProbe.initialiseHead(model: model, loaders: loaders, seed: 0, log: .silent))
+        XCTAssertNotEqual(Snapshot(model.network).named.filter { $0.key.hasPrefix("fc.") }, randomHead)
+        let validation = evaluate(model.network, on: loaders.validation)
+        XCTAssertEqual(loaders.validation.indices.count, 100)
+        XCTAssertEqual(validation.accuracy, probed, accuracy: 1e-9, "the network with the head scores as the probe")
+        XCTAssertGreaterThan(probed, 0.6, "pretrained features: a fitted probe is far above chance (10%)")
+
+        let result = try FineTune.run(o, log: .silent)
+        let summary = try String(contentsOfFile: result.runFolder + "/summary.txt", encoding: .utf8)
+        XCTAssertTrue(summary.contains("head started as the linear probe"), summary)
+    }
+
+    /// `--probe-head` fits only a head that reads the last stage's average-pooled features: a
+    /// VGG whose head reads max-pooled ones keeps its random head (and says so).
+    func testProbeHeadNeedsAHeadOnAveragePooledFeatures() throws {
+        for pooling in [GlobalPooling.avg, .max] {
+            var o = demoOptions("vgg11", in: temporary, epochs: 1, imagesPerClass: 8, size: 16)
+            o.configuration = .vgg(VGGConfig(blocks: [[8], [8]], fc: [], input: [16, 16, 3], pooling: pooling))
+            o.weights = "none"
+            let plan = try FineTune.resolve(o)
+            let data = try FineTune.loadData(plan, log: .silent)
+            let model = try FineTune.buildModel(plan, data: data, log: .silent)
+            let loaders = FineTune.loaders(plan, data: data, model: model)
+            let head = { Snapshot(model.network).named.filter { $0.key.hasPrefix("classifier.") } }
+            let randomHead = head()
+            let probed = try StageProbe.initialiseHead(model: model, loaders: loaders, seed: 0, log: .silent)
+            XCTAssertEqual(probed == nil, pooling == .max, "\(pooling)")
+            XCTAssertEqual(head() == randomHead, pooling == .max, "\(pooling)")
+        }
+    }
+
     /// Clipping, the plateau schedule, mixup and cutmix reach the trainer from the options,
     /// and the recipe line names them.
     func testClippingPlateauMixupAndCutmixAreReachable() throws {

@@ -51,25 +51,78 @@ public enum StageProbe {
             let extractor = try FeatureExtractor(model: network, stage: stage.name, pooling: .avg)
             let train = pooled(extractor, trainImages.batches)
             let validation = pooled(extractor, validationImages.batches)
-            var best: (accuracy: Double, l2: Float) = (-1, 0)
-            for l2 in penalties {
-                let accuracy = try softmaxRegression(
-                    train: train, labels: trainImages.labels, validation: validation,
-                    validationLabels: validationImages.labels, classes: loaders.train.classCount,
-                    l2: l2, seed: seed)
-                if accuracy > best.accuracy { best = (accuracy, l2) }
-            }
+            let best = try sweep(
+                train: (train, trainImages.labels), validation: (validation, validationImages.labels),
+                classes: loaders.train.classCount, seed: seed)
+            let accuracy = best.fitted.validationAccuracy
             results.append(
                 Result(
-                    stage: index + 1, name: stage.name, validationAccuracy: best.accuracy, l2: best.l2,
+                    stage: index + 1, name: stage.name, validationAccuracy: accuracy, l2: best.l2,
                     features: train.shape.last ?? 0))
             let message = String(
                 format: "probe: after stage %d (%@), %d features: %.1f%% validation accuracy (L2 %g)", index + 1,
                 stage.name,
-                train.shape.last ?? 0, best.accuracy * 100, Double(best.l2))
+                train.shape.last ?? 0, accuracy * 100, Double(best.l2))
             log.info("\(message)")
         }
         return results
+    }
+
+    /// LP-FT (Kumar et al., 2022, "Fine-tuning can distort pretrained features"): the new head
+    /// starts as the linear probe of the last stage's features (the best of the L2 sweep on the
+    /// validation split) instead of at random, so fine-tuning the body begins from a head that
+    /// already fits. Needs a model whose head is one Dense layer on the last stage's average-pooled
+    /// features (checked on a batch); returns the probe's validation accuracy, or nil (head left
+    /// as it was, with a notice) otherwise.
+    @discardableResult
+    public static func initialiseHead(
+        model: FineTune.Model, loaders: FineTune.Loaders, seed: UInt64,
+        log: Logger = .graft
+    ) throws -> Double? {
+        let network = model.network
+        guard let key = network.headKey, let last = network.stages.last,
+            let head = network.namedModules.first(where: { $0.key == key })?.module as? Dense
+        else { return nil }
+        let extractor = try FeatureExtractor(model: network, stage: last.name, pooling: .avg)
+        let trainImages = try images(loaders.train)
+        let validationImages = try images(loaders.validation)
+        let train = pooled(extractor, trainImages.batches)
+        let validation = pooled(extractor, validationImages.batches)
+        // The head must read exactly these features: pooled the same way, nothing in between.
+        guard train.shape.count == 2, train.shape[1] == head.inputs, head.bias != nil,
+            let sample = trainImages.batches.first,
+            network.predict(sample).isClose(to: head.predict(extractor.features(sample)), rtol: 1e-4, atol: 1e-4)
+        else {
+            log.notice(
+                "--probe-head: \(key) does not read \(last.name)'s average-pooled features; the head starts at random")
+            return nil
+        }
+        let best = try sweep(
+            train: (train, trainImages.labels), validation: (validation, validationImages.labels),
+            classes: head.outputs, seed: seed)
+        head.weight.value = best.fitted.weight
+        head.bias!.value = best.fitted.bias
+        let message = String(
+            format: "head initialised as the linear probe of %@ (%.1f%% validation accuracy, L2 %g)", last.name,
+            best.fitted.validationAccuracy * 100, Double(best.l2))
+        log.info("\(message)")
+        return best.fitted.validationAccuracy
+    }
+
+    /// The L2 sweep: the probe of every penalty, the best on the validation split kept (the
+    /// smallest penalty on a tie).
+    private static func sweep(
+        train: (features: Tensor, labels: [Int]), validation: (features: Tensor, labels: [Int]), classes: Int,
+        seed: UInt64
+    ) throws -> (l2: Float, fitted: LinearClassifier) {
+        var best: (l2: Float, fitted: LinearClassifier)?
+        for l2 in penalties {
+            let fitted = try softmaxRegression(
+                train: train.features, labels: train.labels, validation: validation.features,
+                validationLabels: validation.labels, classes: classes, l2: l2, seed: seed)
+            if fitted.validationAccuracy > best?.fitted.validationAccuracy ?? -1 { best = (l2, fitted) }
+        }
+        return best!
     }
 
     /// `--freeze auto`: the deepest prefix whose probe is within `margin` of the best stage's
@@ -109,11 +162,22 @@ public enum StageProbe {
         Tensor.concatenate(batches.map { extractor.features($0) })
     }
 
-    /// Full-batch softmax regression on standardised features (Adam, 200 steps).
+    /// A fitted softmax regression on `[n, features]` inputs: `logits = x · weight + bias`, the
+    /// standardisation (the training features' per-feature mean and deviation) folded into
+    /// `weight` `[features, classes]` and `bias` `[classes]`, ready to become a Dense head.
+    struct LinearClassifier {
+        var weight: Tensor
+        var bias: Tensor
+        /// Accuracy on the validation features, in [0, 1].
+        var validationAccuracy: Double
+    }
+
+    /// Full-batch softmax regression on standardised features (Adam at 0.01, 200 steps, L2
+    /// `l2`), scored on the validation features; the standardisation is then folded in.
     static func softmaxRegression(
         train: Tensor, labels: [Int], validation: Tensor, validationLabels: [Int], classes: Int,
         l2: Float, seed: UInt64
-    ) throws -> Double {
+    ) throws -> LinearClassifier {
         let mean = train.mean(axes: [0], keepDims: true)
         let std = ((train - mean).squared().mean(axes: [0], keepDims: true) + 1e-6).sqrt()
         let x = (train - mean) / std
@@ -137,7 +201,11 @@ public enum StageProbe {
         }
         head.eval()
         let predicted = head.predict(xv).argmax(axis: 1)
-        return Double(zip(predicted, validationLabels).filter { $0 == $1 }.count)
-            / Double(max(validationLabels.count, 1))
+        let accuracy =
+            Double(zip(predicted, validationLabels).filter { $0 == $1 }.count) / Double(max(validationLabels.count, 1))
+        // x' = (x - m) / s, so x' · W + b = x · (W / sᵀ) + (b - (m / s) · W).
+        let weight = head.weight.value / std.reshaped([train.shape[1], 1])
+        let bias = head.bias!.value - Kernels.matmul(mean / std, head.weight.value).reshaped([classes])
+        return LinearClassifier(weight: weight, bias: bias, validationAccuracy: accuracy)
     }
 }

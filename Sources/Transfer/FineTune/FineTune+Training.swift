@@ -40,10 +40,13 @@ extension FineTune {
             callbacks.append(
                 TwoPhaseFineTuning(model: network, headEpochs: options.headEpochs, freeze: frozen, log: log))
         }
-        let first: BatchSource = cache?.train ?? loaders.train
-        let firstIndices = Array(loaders.train.indices.prefix(options.batchSize))
-        callbacks.append(
-            InitialLossCheck(batch: { first.makeBatch(firstIndices, epoch: 1).map { ($0.images, $0.labels) } }, log: log))
+        if !options.probeHead {  // a fitted head's loss is meant to be below ln(C)
+            let first: BatchSource = cache?.train ?? loaders.train
+            let firstIndices = Array(loaders.train.indices.prefix(options.batchSize))
+            callbacks.append(
+                InitialLossCheck(
+                    batch: { first.makeBatch(firstIndices, epoch: 1).map { ($0.images, $0.labels) } }, log: log))
+        }
         let stages =
             network.stages.map { stage in
                 (stage.name, network.namedModules.first { $0.module === stage.module }?.key ?? stage.name)
@@ -137,6 +140,9 @@ extension FineTune {
         extra: [TrainingCallback], log: Logger
     ) throws -> FineTuneResult {
         let started = Date()
+        if plan.options.probeHead, checkpoint == nil {  // a resumed run's checkpoint holds the head
+            try StageProbe.initialiseHead(model: model, loaders: loaders, seed: plan.options.seed, log: log)
+        }
         let cache = try featureCache(plan, model: model, loaders: loaders, runFolder: run, log: log)
         let trainer = makeTrainer(plan, data: data, model: model, loaders: loaders, runFolder: run, cache: cache, extra: extra, log: log)
         Interrupts.reset()

@@ -113,6 +113,9 @@ public struct FineTuneOptions: Codable, Equatable, Sendable {
     public var batchNorm: FrozenBatchNorm = .frozen
     /// Two-phase fine-tuning: epochs that train only the new head first (0: one phase).
     public var headEpochs = 0
+    /// LP-FT (Kumar et al., 2022): start the new head as the linear probe fitted on the last
+    /// stage's pooled training features (`StageProbe.initialiseHead`) instead of at random.
+    public var probeHead = false
     /// Discriminative learning rates: each stage below the head trains at this factor of the
     /// next one up (1: every trainable stage at the full rate).
     public var bodyLearningRateFactor: Float = 1

@@ -92,6 +92,7 @@ public enum Recipe {
         if let a = options.cutmix { parts.append("cutmix \(a)") }
         if let c = options.clipNorm { parts.append("clip norm \(c)") }
         if options.headEpochs > 0 { parts.append("\(options.headEpochs) head-only epochs first") }
+        if options.probeHead { parts.append("head started as the linear probe") }
         parts += ["bn \(options.batchNorm.rawValue)", "pipeline \(options.pipeline)", "seed \(options.seed)"]
         return parts.joined(separator: ", ")
     }
