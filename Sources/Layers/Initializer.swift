@@ -20,6 +20,12 @@ public enum Initializer: Equatable, Sendable {
     case glorotNormal
     /// Glorot & Bengio (2010): U(±sqrt(6 / (fanIn + fanOut))).
     case glorotUniform
+    /// LeCun et al. (1998, "Efficient BackProp"), for tanh and SELU networks, the lecture notes'
+    /// "N(0, 1) · sqrt(1 / n_in)": N(0, 1 / fanIn), untruncated (Keras's `lecun_normal`
+    /// truncates at two standard deviations).
+    case lecunNormal
+    /// LeCun et al. (1998): U(±sqrt(3 / fanIn)) (Keras's `lecun_uniform`).
+    case lecunUniform
     /// He et al. (2015), for ReLU networks: N(0, 2 / fan).
     case heNormal(FanMode = .fanIn)
     /// He et al. (2015): U(±sqrt(6 / fan)).
@@ -45,6 +51,7 @@ public enum Initializer: Equatable, Sendable {
         case let .normal(_, std): return std
         case let .uniform(low, high): return (high - low) / Float(12).squareRoot()
         case .glorotNormal, .glorotUniform: return (2 / Float(fanIn + fanOut)).squareRoot()
+        case .lecunNormal, .lecunUniform: return (1 / Float(fanIn)).squareRoot()
         case let .heNormal(mode), let .heUniform(mode): return (2 / fan(mode)).squareRoot()
         }
     }
@@ -61,6 +68,10 @@ public enum Initializer: Equatable, Sendable {
         case .glorotNormal: return .randomNormal(shape, std: standardDeviation(shape), using: &rng)
         case .glorotUniform:
             let bound = (6 / Float(fanIn + fanOut)).squareRoot()
+            return .randomUniform(shape, low: -bound, high: bound, using: &rng)
+        case .lecunNormal: return .randomNormal(shape, std: standardDeviation(shape), using: &rng)
+        case .lecunUniform:
+            let bound = (3 / Float(fanIn)).squareRoot()
             return .randomUniform(shape, low: -bound, high: bound, using: &rng)
         case let .heNormal(mode): return .randomNormal(shape, std: (2 / fan(mode)).squareRoot(), using: &rng)
         case let .heUniform(mode):

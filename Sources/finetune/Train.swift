@@ -49,9 +49,11 @@ struct TrainingOptions: ParsableArguments {
             "sgd, momentum, nesterov, adam, adamw, nadam, rmsprop, adagrad or adadelta (default \(d.optimizer.rawValue))."
     )
     var optimizer: FineTuneOptions.OptimizerKind?
+    @Option(help: "Momentum of the momentum and nesterov optimisers (default \(d.momentum)).")
+    var momentum: Float?
     @Option(name: .customLong("weight-decay"), help: "L2 weight decay, decoupled for adamw (default \(d.weightDecay)).")
     var weightDecay: Float?
-    @Option(help: "constant, step, exponential, cosine, onecycle or plateau (default \(d.schedule.rawValue)).")
+    @Option(help: "constant, step, exponential, inverse-time, cosine, onecycle or plateau (default \(d.schedule.rawValue)).")
     var schedule: FineTuneOptions.ScheduleKind?
     @Option(help: "Epochs of linear learning-rate warm-up (default \(d.warmupEpochs)).") var warmup: Int?
     @Option(name: .customLong("label-smoothing"), help: "Label smoothing ε (default \(d.labelSmoothing)).")
@@ -133,6 +135,7 @@ struct TrainingOptions: ParsableArguments {
         case nil: break
         }
         o.optimizer = optimizer ?? o.optimizer
+        o.momentum = momentum ?? o.momentum
         o.weightDecay = weightDecay ?? o.weightDecay
         o.schedule = schedule ?? o.schedule
         o.warmupEpochs = warmup ?? o.warmupEpochs

@@ -17,6 +17,8 @@ final class InitializerTests: XCTestCase {
             (.uniform(low: -1, high: 3), 1, 4 / Float(12).squareRoot()),
             (.glorotNormal, 0, (2 / Float(576 + 1152)).squareRoot()),
             (.glorotUniform, 0, (2 / Float(576 + 1152)).squareRoot()),
+            (.lecunNormal, 0, (1 / Float(576)).squareRoot()),
+            (.lecunUniform, 0, (1 / Float(576)).squareRoot()),
             (.heNormal(.fanIn), 0, (2 / Float(576)).squareRoot()),
             (.heNormal(.fanOut), 0, (2 / Float(1152)).squareRoot()),
             (.heUniform(.fanIn), 0, (2 / Float(576)).squareRoot()),
@@ -35,5 +37,7 @@ final class InitializerTests: XCTestCase {
         XCTAssertEqual(Initializer.constant(0.1).make([2], using: &rng).scalars, [0.1, 0.1])
         let bound = (6 / Float(576)).squareRoot()
         XCTAssertLessThanOrEqual(Initializer.heUniform().make(shape, using: &rng).abs().max().scalar, bound)
+        let lecunBound = (3 / Float(576)).squareRoot()
+        XCTAssertLessThanOrEqual(Initializer.lecunUniform.make(shape, using: &rng).abs().max().scalar, lecunBound)
     }
 }

@@ -52,6 +52,12 @@ final class LayerParityTests: XCTestCase {
             y = try! binaryCrossEntropyWithLogits(logits: data["logits"]!, targets: values["targets"]!, positiveWeight: pw)
         case "mse": y = try! meanSquaredError(data["x"]!, values["target"]!)
         case "multi_margin": y = try! multiClassHinge(logits: data["logits"]!, labels: labels)
+        case "drop_block":  // the layer's mask from torchvision's own Bernoulli draws (`corners`)
+            let x = data["x"]!
+            let mask = Kernels.dropBlockMask(
+                corners: values["corners"]!, height: x.shape[1], width: x.shape[2], blockSize: c.int("block_size"),
+                epsilon: c.float("eps"))
+            y = x * Variable(mask)
         default: fatalError("no Graft mapping for fixture op \(c.op)")
         }
         return (y, { name in params[name]?.grad ?? data[name]?.grad })
@@ -59,7 +65,8 @@ final class LayerParityTests: XCTestCase {
 
     func testFixturesCoverEveryLayerAndLoss() {
         let ops = Set(Self.cases.map(\.op))
-        for op in ["layer_norm", "group_norm", "prelu", "maxout", "zero_pad2d", "softmax_cross_entropy", "bce_with_logits", "mse", "multi_margin"] {
+        for op in ["layer_norm", "group_norm", "prelu", "maxout", "zero_pad2d", "softmax_cross_entropy", "bce_with_logits", "mse", "multi_margin",
+                   "drop_block"] {
             XCTAssertTrue(ops.contains(op), "no fixture for \(op)")
         }
     }

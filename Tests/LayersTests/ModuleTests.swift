@@ -139,3 +139,47 @@ final class DropoutLayerTests: XCTestCase {
         XCTAssertEqual(again(x).value, y, "same seed, same mask")
     }
 }
+
+final class DropBlockLayerTests: XCTestCase {
+    /// DropBlock on a map of ones: in inference the identity; in training the zeros come in
+    /// whole 3x3 squares of one sample and channel, about `rate` of the elements (0.1: the
+    /// draws give ~90 blocks, so ±0.04 is over 3 standard deviations), the output's mean is 1
+    /// (survivors scaled by count / kept); the same seed gives the same mask and a reseed
+    /// another one.
+    func testBlocksOfZerosTheirShareAndTheScale() {
+        Random.seed(3)
+        let layer = DropBlock(rate: 0.1, blockSize: 3)
+        let (n, h, w, c) = (4, 16, 16, 8)
+        let x = Variable(Tensor.ones([n, h, w, c]))
+        XCTAssertEqual(layer(x).value, x.value, "inference mode is the identity")
+        layer.train()
+        let y = layer(x).value.scalars
+        let at = { (s: Int, row: Int, column: Int, channel: Int) in ((s * h + row) * w + column) * c + channel }
+        let zeros = y.filter { $0 == 0 }.count
+        XCTAssertEqual(Double(zeros) / Double(y.count), 0.1, accuracy: 0.04)
+        XCTAssertEqual(Double(y.reduce(0, +)) / Double(y.count), 1, accuracy: 1e-4, "scaled by count / kept")
+        for s in 0..<n {
+            for row in 0..<h {
+                for column in 0..<w {
+                    for channel in 0..<c where y[at(s, row, column, channel)] == 0 {
+                        // Some 3x3 square inside the map holds this zero and is all zeros.
+                        let inSquare = (max(0, row - 2)...min(row, h - 3)).contains { top in
+                            (max(0, column - 2)...min(column, w - 3)).contains { left in
+                                (0..<3).allSatisfy { dy in
+                                    (0..<3).allSatisfy { dx in y[at(s, top + dy, left + dx, channel)] == 0 }
+                                }
+                            }
+                        }
+                        XCTAssertTrue(inSquare, "zero at \(s), \(row), \(column), \(channel) is not in a 3x3 block")
+                    }
+                }
+            }
+        }
+        Random.seed(3)
+        let again = DropBlock(rate: 0.1, blockSize: 3)
+        again.train()
+        XCTAssertEqual(again(x).value.scalars, y, "same seed, same mask")
+        again.reseed(99)
+        XCTAssertNotEqual(again(x).value.scalars, y, "another seed, another mask")
+    }
+}

@@ -269,6 +269,20 @@ final class FineTuneRecipeTests: XCTestCase {
         }
     }
 
+    /// `--momentum` reaches the momentum and Nesterov rules (the run summary's recipe line
+    /// shows the rule built); Nesterov without momentum is refused before anything runs.
+    func testMomentumReachesTheRule() throws {
+        var o = options("lenet5", epochs: 1)
+        o.imageSize = nil
+        o.optimizer = .nesterov
+        o.momentum = 0
+        XCTAssertThrowsError(try FineTune.run(o, log: .silent)) { XCTAssertTrue("\($0)".contains("momentum"), "\($0)") }
+        o.momentum = 0.5
+        let result = try FineTune.run(o, log: .silent)
+        let summary = try String(contentsOfFile: result.runFolder + "/summary.txt", encoding: .utf8)
+        XCTAssertTrue(summary.contains("momentum: 0.5") && summary.contains("nesterov: true"), summary)
+    }
+
     /// Every optimiser and schedule the command line offers builds and takes a step.
     func testEveryOptimizerAndScheduleRuns() throws {
         let schedules = FineTuneOptions.ScheduleKind.allCases

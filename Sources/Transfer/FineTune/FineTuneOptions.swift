@@ -34,9 +34,10 @@ public struct FineTuneOptions: Codable, Equatable, Sendable {
 
     /// The learning-rate schedule after warm-up (`--schedule`); `Recipe.scheduler` builds it.
     public enum ScheduleKind: String, Codable, CaseIterable, Sendable {
-        /// Constant; ×0.1 every third of the steps; exponential down to 1% by the last step; cosine
-        /// down to 1%; one-cycle (30% rising); constant with ×0.1 after a plateau of half the patience.
-        case constant, step, exponential, cosine, onecycle, plateau
+        /// Constant; ×0.1 every third of the steps; exponential down to 1% by the last step; 1/t
+        /// (inverse time) down to 10% by the last step; cosine down to 1%; one-cycle (30% rising);
+        /// constant with ×0.1 after a plateau of half the patience.
+        case constant, step, exponential, inverseTime = "inverse-time", cosine, onecycle, plateau
     }
 
     /// Datasets Graft knows how to load without a folder.
@@ -95,6 +96,8 @@ public struct FineTuneOptions: Codable, Equatable, Sendable {
     public var autoLearningRate = false
     /// The update rule (default Adam).
     public var optimizer: OptimizerKind = .adam
+    /// The momentum of `momentum` and `nesterov` (the lecture notes: 0.5 to 0.99).
+    public var momentum: Float = 0.9
     /// L2 weight decay (decoupled for AdamW).
     public var weightDecay: Float = 0
     /// The learning-rate schedule after warm-up.
@@ -194,6 +197,10 @@ public struct FineTuneOptions: Codable, Equatable, Sendable {
         try positive("mixup alpha", mixup.map(Float.init))
         try positive("cutmix alpha", cutmix.map(Float.init))
         try positive("body learning-rate factor", bodyLearningRateFactor)
+        guard momentum >= 0, momentum < 1, optimizer != .nesterov || momentum > 0 else {
+            throw LimitError(
+                option: "momentum", value: "\(momentum)", allowed: optimizer == .nesterov ? "in (0, 1) for nesterov" : "in [0, 1)")
+        }
         guard weightDecay >= 0, weightDecay.isFinite else {
             throw LimitError(option: "weight decay", value: "\(weightDecay)", allowed: "zero or positive")
         }

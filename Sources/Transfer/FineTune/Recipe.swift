@@ -14,8 +14,8 @@ public enum Recipe {
         let groups = parameterGroups(options, model: model)
         switch options.optimizer {
         case .sgd: return Optimizer(SGD(), groups: groups)
-        case .momentum: return Optimizer(SGD(momentum: 0.9), groups: groups)
-        case .nesterov: return Optimizer(SGD(momentum: 0.9, nesterov: true), groups: groups)
+        case .momentum: return Optimizer(SGD(momentum: options.momentum), groups: groups)
+        case .nesterov: return Optimizer(SGD(momentum: options.momentum, nesterov: true), groups: groups)
         case .adam: return Optimizer(Adam(), groups: groups)
         case .adamw: return Optimizer(Adam(decoupledWeightDecay: true), groups: groups)
         case .nadam: return Optimizer(NAdam(), groups: groups)
@@ -58,6 +58,9 @@ public enum Recipe {
             // Down to 1% of the rate by the last step.
             return LearningRateScheduler(
                 ExponentialDecay(gamma: Float(Foundation.pow(0.01, 1 / Double(steps)))), warmupSteps: warmup)
+        case .inverseTime:
+            // 1 / (1 + 9 · step / steps): 10% by the last step.
+            return LearningRateScheduler(InverseTimeDecay(rate: 9, every: steps), warmupSteps: warmup)
         case .cosine: return LearningRateScheduler(CosineDecay(period: steps, minimum: 0.01), warmupSteps: warmup)
         case .onecycle:
             let total = max(steps + warmup, 4)

@@ -170,7 +170,8 @@ public final class Trainer {
         return logits.value
     }
 
-    private lazy var dropoutLayers: [Dropout] = model.namedModules.compactMap { $0.module as? Dropout }
+    /// Dropout and DropBlock layers, in the model's order.
+    private lazy var dropoutLayers: [any Reseedable] = model.namedModules.compactMap { $0.module as? any Reseedable }
 
     private func reseedDropout(step: Int) {
         for (index, layer) in dropoutLayers.enumerated() {
