@@ -140,3 +140,27 @@ final class TuningTests: XCTestCase {
         XCTAssertEqual(again.map(\.learningRate), ranked.map(\.learningRate), "seeded")
     }
 }
+
+/// "Big gap = overfitting, no gap = more capacity" on synthetic curves, at the best epoch.
+final class FitDiagnosisTests: XCTestCase {
+    private func record(_ epoch: Int, train: Double, validation: Double?) -> EpochRecord {
+        EpochRecord(
+            epoch: epoch, trainLoss: 1, trainAccuracy: train, validationLoss: 1, validationAccuracy: validation,
+            learningRate: 1e-3, seconds: 1, imagesPerSecond: 1)
+    }
+
+    func testTheGapDecides() throws {
+        let history = [record(1, train: 0.60, validation: 0.58), record(2, train: 0.99, validation: 0.62)]
+        XCTAssertEqual(FitDiagnosis.diagnose(history, bestEpoch: 1), .underfitting(train: 0.60))
+        let overfit = try XCTUnwrap(FitDiagnosis.diagnose(history, bestEpoch: 2))
+        guard case .overfitting(let gap) = overfit else { return XCTFail("\(overfit)") }
+        XCTAssertEqual(gap, 0.37, accuracy: 1e-12)
+        XCTAssertTrue(overfit.advice?.contains("37 points") ?? false, overfit.advice ?? "")
+        XCTAssertEqual(FitDiagnosis.diagnose(history, bestEpoch: nil), overfit, "no best epoch: the last")
+        XCTAssertEqual(FitDiagnosis.diagnose([record(1, train: 0.98, validation: 0.96)], bestEpoch: 1), .balanced)
+        XCTAssertEqual(FitDiagnosis.diagnose([record(1, train: 0.80, validation: 0.70)], bestEpoch: 1), .balanced)
+        XCTAssertNil(FitDiagnosis.balanced.advice)
+        XCTAssertNil(FitDiagnosis.diagnose([record(1, train: 0.9, validation: nil)], bestEpoch: 1))
+        XCTAssertNil(FitDiagnosis.diagnose([], bestEpoch: nil))
+    }
+}

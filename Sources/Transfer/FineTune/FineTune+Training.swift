@@ -154,6 +154,9 @@ extension FineTune {
         let result = try writeRunFolder(
             run, plan: plan, data: data, model: model, loaders: loaders, trainer: trainer,
             failure: failure, seconds: Date().timeIntervalSince(started), cacheSaved: saved)
+        if let advice = FitDiagnosis.advice(history, bestEpoch: result.bestEpoch, options: plan.options) {
+            log.info("\(advice)")
+        }
         if let saved, saved >= 0.5 {
             log.info("\(String(format: "the feature cache saved about %.0f s of frozen-stage computation", saved))")
         }

@@ -122,6 +122,9 @@ public enum RunFolder {
                 classNames[i].padding(toLength: width, withPad: " ", startingAt: 0)
                     + row.map { String($0).padding(toLength: width, withPad: " ", startingAt: 0) }.joined())
         }
+        if let advice = FitDiagnosis.advice(history, bestEpoch: best, options: options) {
+            lines += ["", "diagnosis: \(advice)"]
+        }
         if let failure { lines += ["", "TRAINING DIVERGED: \(failure)"] }
         return lines.joined(separator: "\n") + "\n"
     }
