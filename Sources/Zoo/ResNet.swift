@@ -1,5 +1,6 @@
 import Engine
 import Layers
+
 /// ResNet (He et al., 2016) from a depth table, as torchvision's resnet.py and
 /// keras.applications' resnet.py.
 ///
@@ -70,22 +71,65 @@ public struct ResNetConfig: Codable, Equatable, Sendable {
     /// Global pooling of the last stage without the top (nil: the feature map); with the top the
     /// features are always average-pooled.
     public var pooling: GlobalPooling?
+    /// Dropout rate on the pooled features before `fc` (timm's `drop_rate`; 0: none).
+    public var dropout: Float = 0
+    /// DropBlock rate after every block of the last two stages (Ghiasi et al., 2018, §4.1: groups
+    /// 3 and 4; blocks of `dropBlockSize`, clamped to the map; 0: none).
+    public var dropBlock: Float = 0
+    /// DropBlock's block side (the paper: 7).
+    public static let dropBlockSize = 7
 
     /// The configuration; the defaults are torchvision's ImageNet layout (v1.5). `strides` nil gives
     /// 1 then 2s; `widths` and `blocks` must have the same count.
-    public init(block: Block, stemWidth: Int = 64, widths: [Int] = [64, 128, 256, 512], blocks: [Int],
-                strides: [Int]? = nil, strideOn: StrideOn = .spatial, padding: PaddingStyle = .torch, convBias: Bool = false,
-                epsilon: Float = 1e-5, stem: Stem = .imagenet, classes: Int = 1000, input: [Int] = [224, 224, 3],
-                includeTop: Bool = true, pooling: GlobalPooling? = .avg) {
+    public init(
+        block: Block, stemWidth: Int = 64, widths: [Int] = [64, 128, 256, 512], blocks: [Int],
+        strides: [Int]? = nil, strideOn: StrideOn = .spatial, padding: PaddingStyle = .torch, convBias: Bool = false,
+        epsilon: Float = 1e-5, stem: Stem = .imagenet, classes: Int = 1000, input: [Int] = [224, 224, 3],
+        includeTop: Bool = true, pooling: GlobalPooling? = .avg
+    ) {
         ensure(widths.count == blocks.count, "ResNet: \(widths.count) widths for \(blocks.count) stages")
-        self.block = block; self.stemWidth = stemWidth; self.widths = widths; self.blocks = blocks
+        self.block = block
+        self.stemWidth = stemWidth
+        self.widths = widths
+        self.blocks = blocks
         self.strides = strides ?? [1] + Array(repeating: 2, count: max(widths.count - 1, 0))
-        self.strideOn = strideOn; self.padding = padding; self.convBias = convBias; self.epsilon = epsilon
-        self.stem = stem; self.classes = classes; self.input = input; self.includeTop = includeTop; self.pooling = pooling
+        self.strideOn = strideOn
+        self.padding = padding
+        self.convBias = convBias
+        self.epsilon = epsilon
+        self.stem = stem
+        self.classes = classes
+        self.input = input
+        self.includeTop = includeTop
+        self.pooling = pooling
     }
 
     private enum CodingKeys: String, CodingKey {
-        case block, stemWidth, widths, blocks, strides, strideOn, padding, convBias, epsilon, stem, classes, input, includeTop, pooling
+        case block, stemWidth, widths, blocks, strides, strideOn, padding, convBias, epsilon, stem, classes, input,
+            includeTop, pooling
+        case dropout, dropBlock
+    }
+
+    /// Every setting, except `dropout` and `dropBlock` when they are 0 (so a configuration
+    /// without them encodes as before they existed).
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(block, forKey: .block)
+        try c.encode(stemWidth, forKey: .stemWidth)
+        try c.encode(widths, forKey: .widths)
+        try c.encode(blocks, forKey: .blocks)
+        try c.encode(strides, forKey: .strides)
+        try c.encode(strideOn, forKey: .strideOn)
+        try c.encode(padding, forKey: .padding)
+        try c.encode(convBias, forKey: .convBias)
+        try c.encode(epsilon, forKey: .epsilon)
+        try c.encode(stem, forKey: .stem)
+        try c.encode(classes, forKey: .classes)
+        try c.encode(input, forKey: .input)
+        try c.encode(includeTop, forKey: .includeTop)
+        try c.encodeIfPresent(pooling, forKey: .pooling)
+        if dropout != 0 { try c.encode(dropout, forKey: .dropout) }
+        if dropBlock != 0 { try c.encode(dropBlock, forKey: .dropBlock) }
     }
 
     /// Decodes a configuration in which only `block` and `blocks` are required; missing keys take
@@ -95,22 +139,26 @@ public struct ResNetConfig: Codable, Equatable, Sendable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let widths = try c.decodeIfPresent([Int].self, forKey: .widths) ?? [64, 128, 256, 512]
         guard widths.count == (try c.decode([Int].self, forKey: .blocks)).count else {
-            throw DecodingError.dataCorruptedError(forKey: .blocks, in: c, debugDescription: "ResNet: one block count per width is needed")
+            throw DecodingError.dataCorruptedError(
+                forKey: .blocks, in: c, debugDescription: "ResNet: one block count per width is needed")
         }
-        self.init(block: try c.decode(Block.self, forKey: .block),
-                  stemWidth: try c.decodeIfPresent(Int.self, forKey: .stemWidth) ?? 64,
-                  widths: try c.decodeIfPresent([Int].self, forKey: .widths) ?? [64, 128, 256, 512],
-                  blocks: try c.decode([Int].self, forKey: .blocks),
-                  strides: try c.decodeIfPresent([Int].self, forKey: .strides),
-                  strideOn: try c.decodeIfPresent(StrideOn.self, forKey: .strideOn) ?? .spatial,
-                  padding: try c.decodeIfPresent(PaddingStyle.self, forKey: .padding) ?? .torch,
-                  convBias: try c.decodeIfPresent(Bool.self, forKey: .convBias) ?? false,
-                  epsilon: try c.decodeIfPresent(Float.self, forKey: .epsilon) ?? 1e-5,
-                  stem: try c.decodeIfPresent(Stem.self, forKey: .stem) ?? .imagenet,
-                  classes: try c.decodeIfPresent(Int.self, forKey: .classes) ?? 1000,
-                  input: try c.decodeIfPresent([Int].self, forKey: .input) ?? [224, 224, 3],
-                  includeTop: try c.decodeIfPresent(Bool.self, forKey: .includeTop) ?? true,
-                  pooling: try c.decodeIfPresent(GlobalPooling.self, forKey: .pooling) ?? .avg)
+        self.init(
+            block: try c.decode(Block.self, forKey: .block),
+            stemWidth: try c.decodeIfPresent(Int.self, forKey: .stemWidth) ?? 64,
+            widths: try c.decodeIfPresent([Int].self, forKey: .widths) ?? [64, 128, 256, 512],
+            blocks: try c.decode([Int].self, forKey: .blocks),
+            strides: try c.decodeIfPresent([Int].self, forKey: .strides),
+            strideOn: try c.decodeIfPresent(StrideOn.self, forKey: .strideOn) ?? .spatial,
+            padding: try c.decodeIfPresent(PaddingStyle.self, forKey: .padding) ?? .torch,
+            convBias: try c.decodeIfPresent(Bool.self, forKey: .convBias) ?? false,
+            epsilon: try c.decodeIfPresent(Float.self, forKey: .epsilon) ?? 1e-5,
+            stem: try c.decodeIfPresent(Stem.self, forKey: .stem) ?? .imagenet,
+            classes: try c.decodeIfPresent(Int.self, forKey: .classes) ?? 1000,
+            input: try c.decodeIfPresent([Int].self, forKey: .input) ?? [224, 224, 3],
+            includeTop: try c.decodeIfPresent(Bool.self, forKey: .includeTop) ?? true,
+            pooling: try c.decodeIfPresent(GlobalPooling.self, forKey: .pooling) ?? .avg)
+        dropout = try c.decodeIfPresent(Float.self, forKey: .dropout) ?? 0
+        dropBlock = try c.decodeIfPresent(Float.self, forKey: .dropBlock) ?? 0
     }
 
     /// The depth table: block type and blocks per stage.
@@ -130,8 +178,9 @@ public struct ResNetConfig: Codable, Equatable, Sendable {
     public static func keras(_ depth: Int, classes: Int = 1000, input: [Int] = [224, 224, 3]) -> ResNetConfig {
         ensure(depths[depth] != nil, "ResNet: no depth \(depth); choose 18, 34, 50, 101 or 152")
         let (block, blocks) = depths[depth]!
-        return ResNetConfig(block: block, blocks: blocks, strideOn: .first, padding: .keras, convBias: true,
-                            epsilon: 1.001e-5, classes: classes, input: input)
+        return ResNetConfig(
+            block: block, blocks: blocks, strideOn: .first, padding: .keras, convBias: true,
+            epsilon: 1.001e-5, classes: classes, input: input)
     }
 
     /// CIFAR-style ResNet-`depth` for 28-64 px images (He et al. 2016, section 4.2): a 3x3
@@ -140,24 +189,30 @@ public struct ResNetConfig: Codable, Equatable, Sendable {
     public static func cifar(_ depth: Int, classes: Int = 10, input: [Int] = [32, 32, 3]) -> ResNetConfig {
         ensure((depth - 2) % 6 == 0 && depth >= 8, "ResNet CIFAR: depth \(depth) must be 6n + 2 (20, 32, 56, …)")
         let n = (depth - 2) / 6
-        return ResNetConfig(block: .basic, stemWidth: 16, widths: [16, 32, 64], blocks: [n, n, n], stem: .small,
-                            classes: classes, input: input)
+        return ResNetConfig(
+            block: .basic, stemWidth: 16, widths: [16, 32, 64], blocks: [n, n, n], stem: .small,
+            classes: classes, input: input)
     }
 }
 
 /// A convolution followed by BatchNorm (the unit every ResNet layer is made of).
 func convBN(_ inputs: Int, _ outputs: Int, kernel: Int, stride: Int, _ c: ResNetConfig) -> (Conv2D, BatchNorm) {
     let padding: Padding = kernel == 1 ? .valid : (c.padding == .keras ? .same : .symmetric(kernel / 2))
-    return (Conv2D(inputs, outputs, kernel: kernel, stride: stride, padding: padding, bias: c.convBias,
-                   kernelInitializer: .heNormal(.fanOut)),
-            BatchNorm(outputs, epsilon: c.epsilon))
+    return (
+        Conv2D(
+            inputs, outputs, kernel: kernel, stride: stride, padding: padding, bias: c.convBias,
+            kernelInitializer: .heNormal(.fanOut)),
+        BatchNorm(outputs, epsilon: c.epsilon)
+    )
 }
 
 /// The projection shortcut: 1x1 convolution with the block's stride, then BatchNorm.
 public final class Projection: Module {
     /// The 1x1 convolution (valid padding, the block's stride) and its BatchNorm.
     public let conv: Conv2D, bn: BatchNorm
-    init(_ inputs: Int, _ outputs: Int, stride: Int, _ c: ResNetConfig) { (conv, bn) = convBN(inputs, outputs, kernel: 1, stride: stride, c) }
+    init(_ inputs: Int, _ outputs: Int, stride: Int, _ c: ResNetConfig) {
+        (conv, bn) = convBN(inputs, outputs, kernel: 1, stride: stride, c)
+    }
     /// `bn(conv(x))`: the shortcut brought to the block's output width and resolution.
     public override func forward(_ x: Variable) -> Variable { bn(conv(x)) }
     /// The same in inference, BatchNorm folded into the convolution (`Fusion`).
@@ -236,56 +291,79 @@ public final class ResNet: Module, ZooModel {
     public let stageModules: [Sequential]
     /// The head, Dense `featureWidth` → classes after global average pooling; nil without the top.
     public private(set) var fc: Dense?
+    /// Dropout on the pooled features before `fc` (`config.dropout`); nil when 0 or without the top.
+    public let headDropout: Dropout?
 
     /// Builds ResNet from `config`; convolutions are He-normal (fan-out) initialised from the
     /// global seed.
     public init(_ config: ResNetConfig) {
         self.config = config
-        let (conv, bn) = config.stem == .imagenet
-            ? (Conv2D(config.input[2], config.stemWidth, kernel: 7, stride: 2, padding: .symmetric(3), bias: config.convBias,
-                      kernelInitializer: .heNormal(.fanOut)), BatchNorm(config.stemWidth, epsilon: config.epsilon))
+        let (conv, bn) =
+            config.stem == .imagenet
+            ? (
+                Conv2D(
+                    config.input[2], config.stemWidth, kernel: 7, stride: 2, padding: .symmetric(3),
+                    bias: config.convBias,
+                    kernelInitializer: .heNormal(.fanOut)), BatchNorm(config.stemWidth, epsilon: config.epsilon)
+            )
             : convBN(config.input[2], config.stemWidth, kernel: 3, stride: 1, config)
-        stem = Sequential(named: [("conv", conv), ("bn", bn), ("relu", ReLU())]
-                          + (config.stem == .imagenet ? [("pool", MaxPool2D(3, stride: 2, padding: .symmetric(1)))] : []))
+        stem = Sequential(
+            named: [("conv", conv), ("bn", bn), ("relu", ReLU())]
+                + (config.stem == .imagenet ? [("pool", MaxPool2D(3, stride: 2, padding: .symmetric(1)))] : []))
         var channels = config.stemWidth
         var stages: [Sequential] = []
         for (s, width) in config.widths.enumerated() {
             var blocks: [(String, Module)] = []
             for b in 0..<config.blocks[s] {
                 let stride = b == 0 ? config.strides[s] : 1
-                let block: Module = config.block == .basic
-                    ? BasicBlock(channels, width, stride: stride, config) : Bottleneck(channels, width, stride: stride, config)
+                let block: Module =
+                    config.block == .basic
+                    ? BasicBlock(channels, width, stride: stride, config)
+                    : Bottleneck(channels, width, stride: stride, config)
                 channels = config.block == .basic ? width : width * Bottleneck.expansion
                 blocks.append(("block\(b + 1)", block))
+                if config.dropBlock > 0 && s >= config.widths.count - 2 {
+                    blocks.append(
+                        ("dropBlock\(b + 1)", DropBlock(rate: config.dropBlock, blockSize: ResNetConfig.dropBlockSize)))
+                }
             }
             stages.append(Sequential(named: blocks))
         }
         stageModules = stages
         fc = config.includeTop ? Dense(channels, config.classes) : nil
+        headDropout = config.includeTop && config.dropout > 0 ? Dropout(config.dropout) : nil
     }
 
     /// Output channels of the last stage (the feature width).
-    public var featureWidth: Int { config.block == .basic ? config.widths.last! : config.widths.last! * Bottleneck.expansion }
+    public var featureWidth: Int {
+        config.block == .basic ? config.widths.last! : config.widths.last! * Bottleneck.expansion
+    }
 
-    /// `stem`, `stage1` …, then `fc`: the keys weight files and checkpoints use.
+    /// `stem`, `stage1` …, then `dropout` (if any) and `fc`: the keys weight files and checkpoints use.
     public override var namedChildren: [(name: String, module: Module)] {
         [("stem", stem as Module)] + stageModules.enumerated().map { ("stage\($0.offset + 1)", $0.element as Module) }
-            + (fc.map { [("fc", $0 as Module)] } ?? [])
+            + (headDropout.map { [("dropout", $0 as Module)] } ?? []) + (fc.map { [("fc", $0 as Module)] } ?? [])
     }
 
     /// `stem`, `stage1` … `stage4` (three stages for CIFAR): what `--freeze N` counts.
-    public var stages: [(name: String, module: Module)] { namedChildren.filter { $0.name != "fc" } }
+    public var stages: [(name: String, module: Module)] {
+        namedChildren.filter { $0.name != "fc" && $0.name != "dropout" }
+    }
     /// `fc`, or nil without the top.
     public var headKey: String? { fc == nil ? nil : "fc" }
 
     /// The output of stage `index` (0: the stem): the stages run in order; NHWC.
-    public func features(_ x: Variable, throughStage index: Int) -> Variable { sequentialFeatures(x, throughStage: index) }
+    public func features(_ x: Variable, throughStage index: Int) -> Variable {
+        sequentialFeatures(x, throughStage: index)
+    }
 
     /// Replaces `fc` with a freshly initialised Dense `featureWidth` → `classes`; stops with a
     /// message for a ResNet without the top.
     public func replaceHead(classes: Int) {
         ensure(classes >= 1, "replaceHead: \(classes) classes")
-        guard fc != nil else { fatalError("ResNet.replaceHead: this ResNet has no top; build it with includeTop: true") }
+        guard fc != nil else {
+            fatalError("ResNet.replaceHead: this ResNet has no top; build it with includeTop: true")
+        }
         fc = Dense(featureWidth, classes)
         config.classes = classes
     }
@@ -317,7 +395,9 @@ public final class ResNet: Module, ZooModel {
         let all = [stem] + stageModules
         let features = all.dropFirst(index).reduce(h) { $1($0) }
         switch (fc, config.pooling) {
-        case let (fc?, _): return fc(globalAvgPool(features))
+        case (let fc?, _):
+            let pooled = globalAvgPool(features)
+            return fc(headDropout.map { $0(pooled) } ?? pooled)
         case (nil, .avg?): return globalAvgPool(features)
         case (nil, .max?): return globalMaxPool(features)
         case (nil, nil): return features

@@ -81,6 +81,11 @@ struct TrainingOptions: ParsableArguments {
         name: .customLong("probe-head"),
         help: "LP-FT: start the new head as the linear probe fitted on the last stage's features, not at random.")
     var probeHead = false
+    @Option(help: "Dropout before the new head, e.g. 0.5 (ResNets; default \(d.dropout)).") var dropout: Float?
+    @Option(
+        name: .customLong("drop-block"),
+        help: "DropBlock rate in a ResNet's last two stages, e.g. 0.1 (default \(d.dropBlock)).")
+    var dropBlock: Float?
     @Option(help: "The seed behind every random choice (default \(d.seed)).") var seed: UInt64?
     @Option(help: "Augmentation pipeline (default \"\(d.pipeline)\"; see README).") var pipeline: String?
     @Option(help: "Input size in pixels (default: the zoo entry's, 64 for the food demo; the architecture's otherwise).") var size: Int?
@@ -147,6 +152,8 @@ struct TrainingOptions: ParsableArguments {
         o.headEpochs = headEpochs ?? o.headEpochs
         o.bodyLearningRateFactor = bodyLRFactor ?? o.bodyLearningRateFactor
         o.probeHead = probeHead || o.probeHead
+        o.dropout = dropout ?? o.dropout
+        o.dropBlock = dropBlock ?? o.dropBlock
         o.seed = seed ?? o.seed
         o.pipeline = pipeline ?? o.pipeline
         o.imageSize = size

@@ -283,6 +283,28 @@ final class FineTuneRecipeTests: XCTestCase {
         XCTAssertTrue(summary.contains("momentum: 0.5") && summary.contains("nesterov: true"), summary)
     }
 
+    /// `--dropout` and `--drop-block` reach a ResNet (the recipe line names them, the saved model
+    /// keeps them in its configuration); elsewhere, or with a freeze reaching the stages DropBlock
+    /// regularises, they are refused with a message.
+    func testDropoutAndDropBlockReachAResNetOnly() throws {
+        var o = options(epochs: 1)  // resnet20: the stem and three stages
+        o.dropout = 0.5
+        o.dropBlock = 0.1
+        o.freeze = .stages(2)
+        let result = try FineTune.run(o, log: .silent)
+        let summary = try String(contentsOfFile: result.runFolder + "/summary.txt", encoding: .utf8)
+        XCTAssertTrue(summary.contains("dropout 0.5 before the head") && summary.contains("DropBlock 0.1"), summary)
+        let saved = try XCTUnwrap(try TrainedModel(contentsOf: result.runFolder + "/model.h5").model as? ResNet)
+        XCTAssertEqual(saved.config.dropout, 0.5)
+        XCTAssertEqual(saved.config.dropBlock, 0.1)
+        o.freeze = .stages(3)
+        XCTAssertThrowsError(try FineTune.run(o, log: .silent)) { XCTAssertTrue("\($0)".contains("--freeze 3"), "\($0)") }
+        var lenet = options("lenet5", epochs: 1)
+        lenet.imageSize = nil
+        lenet.dropout = 0.5
+        XCTAssertThrowsError(try FineTune.run(lenet, log: .silent)) { XCTAssertTrue("\($0)".contains("ResNets only"), "\($0)") }
+    }
+
     /// Every optimiser and schedule the command line offers builds and takes a step.
     func testEveryOptimizerAndScheduleRuns() throws {
         let schedules = FineTuneOptions.ScheduleKind.allCases

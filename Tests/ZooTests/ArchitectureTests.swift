@@ -81,6 +81,40 @@ final class ArchitectureTests: XCTestCase {
     }
 }
 
+final class ResNetRegularisationTests: XCTestCase {
+    /// Head dropout and DropBlock: left out of the encoding when 0 (the configurations inside
+    /// existing files encode as before), round-tripped when set; the parameter keys and stages
+    /// are the plain model's (weight files load either way); DropBlock sits after the blocks of
+    /// the last two stages only; in inference the output equals the plain model's with the same
+    /// weights, in training it does not.
+    func testDropoutAndDropBlockOnlyRegulariseTraining() throws {
+        let plainConfig = ResNetConfig.torchvision(18, classes: 3, input: [32, 32, 3])
+        XCTAssertFalse(String(decoding: try JSONEncoder().encode(plainConfig), as: UTF8.self).contains("drop"))
+        var config = plainConfig
+        config.dropout = 0.5
+        config.dropBlock = 0.2
+        XCTAssertEqual(try JSONDecoder().decode(ResNetConfig.self, from: JSONEncoder().encode(config)), config)
+        Random.seed(0)
+        let plain = ResNet(plainConfig)
+        let regularised = ResNet(config)
+        XCTAssertEqual(plain.namedParameters.map(\.key), regularised.namedParameters.map(\.key))
+        XCTAssertEqual(plain.stages.map(\.name), regularised.stages.map(\.name))
+        XCTAssertEqual(
+            regularised.namedModules.filter { $0.module is DropBlock }.map(\.key),
+            ["stage3.dropBlock1", "stage3.dropBlock2", "stage4.dropBlock1", "stage4.dropBlock2"])
+        XCTAssertEqual(regularised.namedModules.filter { $0.module is Dropout }.map(\.key), ["dropout"])
+        let source = Dictionary(uniqueKeysWithValues: plain.namedParameters.map { ($0.key, $0.parameter) })
+        for (key, parameter) in regularised.namedParameters { parameter.value = source[key]!.value }
+        var rng = RandomGenerator(seed: 1)
+        let x = Tensor.randomNormal([2, 32, 32, 3], using: &rng)
+        XCTAssertEqual(regularised.predict(x), plain.predict(x), "inference: no dropping")
+        plain.train()
+        regularised.train()
+        let trained = { (model: ResNet) in Autodiff.withoutGradients { model(Variable(x)).value } }
+        XCTAssertNotEqual(trained(regularised), trained(plain), "training: dropped")
+    }
+}
+
 final class ConfigurationValidationTests: XCTestCase {
     /// Configurations come from files: impossible ones are errors, not crashes.
     func testImpossibleConfigurationsAreRefused() {

@@ -26,6 +26,21 @@ final class WeightFileTests: XCTestCase {
                        classNames: ["a", "b", "c", "d", "e"], provenance: #"{"source": "test"}"#)
     }
 
+    /// Dropout and DropBlock rates change no weight: a file saved without them loads into a
+    /// model with them (how `--dropout` fine-tunes a zoo entry), and back.
+    func testRegularisationRatesDoNotBlockALoad() throws {
+        let plain = smallResNet(seed: 1)
+        try WeightFile.save(plain, to: path("plain.h5"), metadata: metadata(plain))
+        guard case var .resnet(config) = plain.configuration else { return XCTFail("not a ResNet") }
+        config.dropout = 0.5
+        config.dropBlock = 0.1
+        let regularised = ResNet(config)
+        XCTAssertEqual(try WeightFile.load(path("plain.h5"), into: regularised).problems.count, 0)
+        XCTAssertEqual(regularised.namedParameters.map(\.parameter.value), plain.namedParameters.map(\.parameter.value))
+        try WeightFile.save(regularised, to: path("regularised.h5"), metadata: metadata(regularised))
+        XCTAssertEqual(try WeightFile.load(path("regularised.h5"), into: smallResNet(seed: 3)).problems.count, 0)
+    }
+
     func testRoundTripRestoresEveryParameterAndBuffer() throws {
         let a = smallResNet(seed: 1)
         (a.stem["bn"] as! BatchNorm).runningMean.value = Tensor([1, 2, 3, 4, 5, 6, 7, 8])

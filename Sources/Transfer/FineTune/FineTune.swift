@@ -35,10 +35,20 @@ public enum FineTuneError: Error, CustomStringConvertible {
     case noLearningRate(steps: Int)
     /// `--weights name` names converted ImageNet weights that `finetune zoo get` has not downloaded yet.
     case notFetched(name: String)
+    /// `--dropout` / `--drop-block` on an architecture that has no place for them (ResNets have).
+    case regularisationUnavailable(option: String, architecture: String)
+    /// `--drop-block` with a `--freeze` that reaches into the last two stages, which it regularises.
+    case dropBlockOnFrozenStage(freeze: String, architecture: String)
 
     /// One line for the command line: what went wrong and what to do about it.
     public var description: String {
         switch self {
+        case .dropBlockOnFrozenStage(let freeze, let architecture):
+            return
+                "--drop-block with --freeze \(freeze): DropBlock regularises \(architecture)'s last two stages, and this "
+                + "freezes one of them; freeze fewer stages or drop --drop-block"
+        case .regularisationUnavailable(let option, let architecture):
+            return "\(option) is available for ResNets only, not \(architecture); drop it or choose a ResNet --base"
         case .notFetched(let name):
             return
                 "--weights \(name): not downloaded yet; run `finetune zoo get \(name)` first (into \(ImageNetWeights.home))"
@@ -329,6 +339,25 @@ public enum FineTune {
         pretrained ? seed ^ 0x6865_6164_696E_6974 : seed  // "headinit"
     }
 
+    /// `configuration` with the options' head dropout and DropBlock (ResNets only).
+    static func regularised(_ configuration: ModelConfiguration, _ options: FineTuneOptions, architecture: String) throws
+        -> ModelConfiguration
+    {
+        guard options.dropout > 0 || options.dropBlock > 0 else { return configuration }
+        guard case var .resnet(config) = configuration else {
+            throw FineTuneError.regularisationUnavailable(
+                option: options.dropout > 0 ? "--dropout" : "--drop-block", architecture: architecture)
+        }
+        // DropBlock trains the last two stages' features; frozen ones stay a fixed extractor.
+        let stages = config.widths.count + 1  // the stem and the residual stages
+        if options.dropBlock > 0, stagesFrozen(options.freeze, of: stages) > stages - 2 {
+            throw FineTuneError.dropBlockOnFrozenStage(freeze: options.freeze.text, architecture: architecture)
+        }
+        config.dropout = options.dropout
+        config.dropBlock = options.dropBlock
+        return .resnet(config)
+    }
+
     /// The architecture sized to the classes and the input, the starting weights (head
     /// replaced), the freeze and the BatchNorm policy; the preprocessing that travels with the
     /// weights (a file's own wins over the architecture's, and a difference is announced).
@@ -336,8 +365,9 @@ public enum FineTune {
         let options = plan.options
         Random.seed(initialisationSeed(options.seed, pretrained: plan.weights != nil))
         let channels = plan.zooEntry?.inputSize[2] ?? (data.images.images.contains { $0.channels == 3 } ? 3 : 1)
-        let configuration = plan.configuration
-            .withClasses(data.images.classNames.count).withInputChannels(channels).sized(to: plan.size)
+        let configuration = try regularised(
+            plan.configuration.withClasses(data.images.classNames.count).withInputChannels(channels).sized(to: plan.size),
+            options, architecture: plan.entry.name)
         if let problem = configuration.problem {
             throw FineTuneError.invalidSize(architecture: plan.entry.name, size: plan.size, problem: problem)
         }

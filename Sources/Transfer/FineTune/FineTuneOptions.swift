@@ -104,6 +104,10 @@ public struct FineTuneOptions: Codable, Equatable, Sendable {
     public var schedule: ScheduleKind = .cosine
     /// Epochs of linear learning-rate warm-up before the schedule.
     public var warmupEpochs = 0
+    /// Dropout on the pooled features before the new head (ResNets; 0: none).
+    public var dropout: Float = 0
+    /// DropBlock rate after every block of a ResNet's last two stages (Ghiasi et al., 2018; 0: none).
+    public var dropBlock: Float = 0
     /// Label smoothing of the cross-entropy targets, in [0, 1) (0: none).
     public var labelSmoothing: Float = 0
     /// Mixup / cutmix with Beta(α, α); nil: off.
@@ -203,6 +207,9 @@ public struct FineTuneOptions: Codable, Equatable, Sendable {
         }
         guard weightDecay >= 0, weightDecay.isFinite else {
             throw LimitError(option: "weight decay", value: "\(weightDecay)", allowed: "zero or positive")
+        }
+        for (name, rate) in [("dropout", dropout), ("drop block", dropBlock)] where !(rate >= 0 && rate < 1) {
+            throw LimitError(option: name, value: "\(rate)", allowed: "in [0, 1)")
         }
         guard labelSmoothing >= 0, labelSmoothing < 1 else {
             throw LimitError(option: "label smoothing", value: "\(labelSmoothing)", allowed: "in [0, 1)")

@@ -96,6 +96,8 @@ public enum Recipe {
         if let c = options.clipNorm { parts.append("clip norm \(c)") }
         if options.headEpochs > 0 { parts.append("\(options.headEpochs) head-only epochs first") }
         if options.probeHead { parts.append("head started as the linear probe") }
+        if options.dropout > 0 { parts.append("dropout \(options.dropout) before the head") }
+        if options.dropBlock > 0 { parts.append("DropBlock \(options.dropBlock) in the last two stages") }
         parts += ["bn \(options.batchNorm.rawValue)", "pipeline \(options.pipeline)", "seed \(options.seed)"]
         return parts.joined(separator: ", ")
     }

@@ -339,16 +339,23 @@ extension ModelConfiguration {
         return normalised == other.normalised
     }
 
-    /// Without the class count, and without the input size where weights do not depend on it
-    /// (ResNet; VGG and AlexNet without their top): a file imported at 224 px fine-tunes at 32.
+    /// Without the class count, dropout and DropBlock rates (they change no weight), and without
+    /// the input size where weights do not depend on it (ResNet; VGG and AlexNet without their
+    /// top): a file imported at 224 px fine-tunes at 32, with or without dropout.
     private var normalised: ModelConfiguration {
         switch self {
         case var .lenet(c): c.classes = 0; return .lenet(c)
         case var .vgg(c):
             c.classes = 0
+            c.dropout = 0
             if !c.includeTop || c.pooling != nil { c.input = [0, 0, c.input[2]] }
             return .vgg(c)
-        case var .resnet(c): c.classes = 0; c.input = [0, 0, c.input[2]]; return .resnet(c)
+        case var .resnet(c):
+            c.classes = 0
+            c.input = [0, 0, c.input[2]]
+            c.dropout = 0
+            c.dropBlock = 0
+            return .resnet(c)
         case var .alexnet(c):
             c.classes = 0
             if !c.includeTop { c.input = [0, 0, c.input[2]] }
