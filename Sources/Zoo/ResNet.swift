@@ -74,7 +74,8 @@ public struct ResNetConfig: Codable, Equatable, Sendable {
     /// Dropout rate on the pooled features before `fc` (timm's `drop_rate`; 0: none).
     public var dropout: Float = 0
     /// DropBlock rate after every block of the last two stages (Ghiasi et al., 2018, §4.1: groups
-    /// 3 and 4; blocks of `dropBlockSize`, clamped to the map; 0: none).
+    /// 3 and 4; blocks of `dropBlockSize`, clamped to the map, so on maps of 7x7 or less each block
+    /// is a whole channel: spatial dropout; 0: none).
     public var dropBlock: Float = 0
     /// DropBlock's block side (the paper: 7).
     public static let dropBlockSize = 7

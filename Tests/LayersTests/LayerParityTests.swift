@@ -55,7 +55,8 @@ final class LayerParityTests: XCTestCase {
         case "drop_block":  // the layer's mask from torchvision's own Bernoulli draws (`corners`)
             let x = data["x"]!
             let mask = Kernels.dropBlockMask(
-                corners: values["corners"]!, height: x.shape[1], width: x.shape[2], blockSize: c.int("block_size"),
+                corners: values["corners"]!, height: x.shape[1], width: x.shape[2],
+                blockSize: c.int("requested_block_size"),
                 epsilon: c.float("eps"))
             y = x * Variable(mask)
         default: fatalError("no Graft mapping for fixture op \(c.op)")
@@ -68,6 +69,20 @@ final class LayerParityTests: XCTestCase {
         for op in ["layer_norm", "group_norm", "prelu", "maxout", "zero_pad2d", "softmax_cross_entropy", "bce_with_logits", "mse", "multi_margin",
                    "drop_block"] {
             XCTAssertTrue(ops.contains(op), "no fixture for \(op)")
+        }
+    }
+
+    /// DropBlock's clamp of the block to the map and its corner rate γ, as torchvision computes them.
+    func testDropBlockClampAndRateMatchTorchvision() {
+        let cases = Self.cases.filter { $0.op == "drop_block" }
+        XCTAssertEqual(cases.count, 3)
+        for c in cases {
+            let (h, w) = (c.inputs["x"]!.shape[1], c.inputs["x"]!.shape[2])
+            let b = Kernels.dropBlockSize(c.int("requested_block_size"), height: h, width: w)
+            XCTAssertEqual(b, c.int("block_size"), c.name)
+            XCTAssertEqual(
+                Kernels.dropBlockGamma(rate: c.float("p"), blockSize: b, height: h, width: w), c.float("gamma"),
+                accuracy: 1e-6, c.name)
         }
     }
 

@@ -200,7 +200,16 @@ final class FineTuneRecipeTests: XCTestCase {
         XCTAssertEqual(validation.accuracy, probed, accuracy: 1e-9, "the network with the head scores as the probe")
         XCTAssertGreaterThan(probed, 0.6, "pretrained features: a fitted probe is far above chance (10%)")
 
-        let result = try FineTune.run(o, log: .silent)
+        // The run itself starts from the same fitted head (the callback, at fitBegan).
+        let fitted = Snapshot(model.network).named.filter { $0.key.hasPrefix("fc.") }.values.map(\.scalars)
+        var atStart: [[Float]] = []
+        let watcher = Probe()
+        watcher.onFitBegan = { c in
+            atStart = Snapshot(c.model).named.filter { $0.key.hasSuffix("fc.weight") || $0.key.hasSuffix("fc.bias") }
+                .values.map(\.scalars)
+        }
+        let result = try FineTune.run(o, callbacks: [watcher], log: .silent)
+        XCTAssertEqual(Set(atStart), Set(fitted), "training starts from the probe")
         let summary = try String(contentsOfFile: result.runFolder + "/summary.txt", encoding: .utf8)
         XCTAssertTrue(summary.contains("head started as the linear probe"), summary)
     }
@@ -299,6 +308,13 @@ final class FineTuneRecipeTests: XCTestCase {
         XCTAssertEqual(saved.config.dropBlock, 0.1)
         o.freeze = .stages(3)
         XCTAssertThrowsError(try FineTune.run(o, log: .silent)) { XCTAssertTrue("\($0)".contains("--freeze 3"), "\($0)") }
+        var ranges = Tuning.Ranges()
+        ranges.freeze = [1, 3]
+        let tuneFolder = temporary.url.path + "/tune"
+        XCTAssertThrowsError(try Tuning.run(o, trials: 2, ranges: ranges, folder: tuneFolder, log: .silent)) {
+            XCTAssertTrue("\($0)".contains("--freeze 3"), "\($0)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: tuneFolder), "refused before any trial")
         var lenet = options("lenet5", epochs: 1)
         lenet.imageSize = nil
         lenet.dropout = 0.5

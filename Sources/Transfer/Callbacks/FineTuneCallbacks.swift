@@ -1,8 +1,8 @@
 import CGraftKernels
 import Engine
 import Foundation
-import Logging
 import Layers
+import Logging
 import Vision
 import Zoo
 
@@ -132,5 +132,30 @@ public final class BatchNormAdaptation: TrainingCallback {
         log.info(
             "re-estimated the statistics of \(layers.count) frozen BatchNorm layers on \(batches) training batches (--bn adapt)"
         )
+    }
+}
+
+/// `--probe-head` (LP-FT, Kumar et al., 2022): when training starts (not when resuming: the
+/// checkpoint holds the head), the new head becomes the linear probe of the last stage
+/// (`StageProbe.initialiseHead`). It runs after `BatchNormAdaptation`, so the probe is fitted
+/// on the features training will see.
+public final class ProbeHeadStart: TrainingCallback {
+    private let model: FineTune.Model
+    private let loaders: FineTune.Loaders
+    private let seed: UInt64
+    private let log: Logger
+
+    /// Fits `model`'s head on `loaders`' training split (the L2 chosen on its validation split).
+    public init(model: FineTune.Model, loaders: FineTune.Loaders, seed: UInt64, log: Logger = .graft) {
+        self.model = model
+        self.loaders = loaders
+        self.seed = seed
+        self.log = log
+    }
+
+    /// Fits and installs the head (not when resuming).
+    public func fitBegan(_ context: TrainingContext) throws {
+        guard !context.isResuming else { return }
+        try StageProbe.initialiseHead(model: model, loaders: loaders, seed: seed, log: log)
     }
 }

@@ -57,6 +57,8 @@ public enum SanityCheck {
         options.labelSmoothing = 0
         options.mixup = nil
         options.cutmix = nil
+        options.dropout = 0
+        options.dropBlock = 0
         let plan = try FineTune.resolve(options)
         let data = try FineTune.loadData(plan, log: log)
         let model = try FineTune.buildModel(plan, data: data, log: log)

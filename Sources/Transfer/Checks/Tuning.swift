@@ -57,6 +57,12 @@ public enum Tuning {
         _ base: FineTuneOptions, trials: Int, ranges: Ranges = Ranges(), folder: String,
         log: Logger = .graft
     ) throws -> [Trial] {
+        if base.dropBlock > 0, let deepest = ranges.freeze?.max() {  // refused before any trial runs
+            let plan = try FineTune.resolve(base)
+            if deepest > plan.stageCount - 2 {
+                throw FineTuneError.dropBlockOnFrozenStage(freeze: "\(deepest)", architecture: plan.entry.name)
+            }
+        }
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         var rng = RandomGenerator(seed: mixSeeds(base.seed, 0x7_0E5))
         var results: [Trial] = []

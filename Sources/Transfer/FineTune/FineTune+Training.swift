@@ -36,6 +36,9 @@ extension FineTune {
         if options.batchNorm == .adapt && frozen > 0 {
             callbacks.append(BatchNormAdaptation(network: network, loader: loaders.train, log: log))
         }
+        if options.probeHead {  // after the adaptation: the probe sees the statistics training uses
+            callbacks.append(ProbeHeadStart(model: model, loaders: loaders, seed: options.seed, log: log))
+        }
         if options.headEpochs > 0 {
             callbacks.append(
                 TwoPhaseFineTuning(model: network, headEpochs: options.headEpochs, freeze: frozen, log: log))
@@ -87,6 +90,9 @@ extension FineTune {
         let model = try buildModel(plan, data: data, log: log)
         let loaders = loaders(plan, data: data, model: model)
         if options.autoLearningRate {
+            if options.probeHead {  // the finder tries rates for the head training starts from
+                try StageProbe.initialiseHead(model: model, loaders: loaders, seed: options.seed, log: .silent)
+            }
             let found = try findLearningRate(plan, data: data, model: model, loaders: loaders)
             guard let rate = found.suggestion else { throw FineTuneError.noLearningRate(steps: found.rates.count) }
             plan.options.learningRate = rate
@@ -140,9 +146,6 @@ extension FineTune {
         extra: [TrainingCallback], log: Logger
     ) throws -> FineTuneResult {
         let started = Date()
-        if plan.options.probeHead, checkpoint == nil {  // a resumed run's checkpoint holds the head
-            try StageProbe.initialiseHead(model: model, loaders: loaders, seed: plan.options.seed, log: log)
-        }
         let cache = try featureCache(plan, model: model, loaders: loaders, runFolder: run, log: log)
         let trainer = makeTrainer(plan, data: data, model: model, loaders: loaders, runFolder: run, cache: cache, extra: extra, log: log)
         Interrupts.reset()

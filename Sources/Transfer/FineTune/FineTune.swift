@@ -499,8 +499,10 @@ public enum FineTune {
         let results = try StageProbe.run(
             model: model, loaders: loaders(probing, data: data, model: model), seed: plan.options.seed,
             log: log)
-        let (stages, reason) = StageProbe.chooseFreeze(results)
-        log.info("\(reason)")
+        // DropBlock regularises the last two stages, so they stay trainable.
+        let limit = plan.options.dropBlock > 0 ? plan.stageCount - 2 : plan.stageCount
+        let (stages, reason) = StageProbe.chooseFreeze(results.filter { $0.stage <= limit })
+        log.info("\(reason)\(limit < plan.stageCount ? " (at most \(limit): --drop-block trains the last two stages)" : "")")
         var chosen = plan
         chosen.options.freeze = .stages(stages)
         return (chosen, results)
