@@ -53,6 +53,7 @@ struct TrainingOptions: ParsableArguments {
     var momentum: Float?
     @Option(name: .customLong("weight-decay"), help: "L2 weight decay, decoupled for adamw (default \(d.weightDecay)).")
     var weightDecay: Float?
+    @Option(help: "L1 penalty on the trainable weights, added to the loss (default \(d.l1)).") var l1: Float?
     @Option(help: "constant, step, exponential, inverse-time, cosine, onecycle or plateau (default \(d.schedule.rawValue)).")
     var schedule: FineTuneOptions.ScheduleKind?
     @Option(help: "Epochs of linear learning-rate warm-up (default \(d.warmupEpochs)).") var warmup: Int?
@@ -142,6 +143,7 @@ struct TrainingOptions: ParsableArguments {
         o.optimizer = optimizer ?? o.optimizer
         o.momentum = momentum ?? o.momentum
         o.weightDecay = weightDecay ?? o.weightDecay
+        o.l1 = l1 ?? o.l1
         o.schedule = schedule ?? o.schedule
         o.warmupEpochs = warmup ?? o.warmupEpochs
         o.labelSmoothing = labelSmoothing ?? o.labelSmoothing

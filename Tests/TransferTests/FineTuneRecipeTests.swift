@@ -321,6 +321,33 @@ final class FineTuneRecipeTests: XCTestCase {
         XCTAssertThrowsError(try FineTune.run(lenet, log: .silent)) { XCTAssertTrue("\($0)".contains("ResNets only"), "\($0)") }
     }
 
+    /// `--l1` reaches every parameter group as a penalty in the loss: the first step's loss is
+    /// the plain run's plus l1·Σ|w| over the trainable weights; a negative value is refused.
+    func testL1PenaltyIsAddedToTheLoss() throws {
+        var o = options("lenet5", epochs: 1)
+        o.imageSize = nil
+        var firstLoss: [Float] = []
+        var penalty: Float = 0
+        let watcher = Probe()
+        watcher.onAfterBackward = { c in
+            guard firstLoss.count < 2, c.batch == 1 else { return }
+            firstLoss.append(c.loss)
+        }
+        watcher.onFitBegan = { c in
+            penalty = c.trainer.optimizer.groups.flatMap(\.parameters).map { $0.parameter.value.abs().sum().scalar }
+                .reduce(0, +)
+        }
+        _ = try FineTune.run(o, callbacks: [watcher], log: .silent)
+        o.l1 = 1e-3
+        let result = try FineTune.run(o, callbacks: [watcher], log: .silent)
+        XCTAssertEqual(firstLoss.count, 2)
+        XCTAssertEqual(firstLoss[1] - firstLoss[0], 1e-3 * penalty, accuracy: 1e-3 * penalty * 1e-3 + 1e-5)
+        let summary = try String(contentsOfFile: result.runFolder + "/summary.txt", encoding: .utf8)
+        XCTAssertTrue(summary.contains("L1 penalty 0.001"), summary)
+        o.l1 = -1
+        XCTAssertThrowsError(try FineTune.run(o, log: .silent))
+    }
+
     /// Every optimiser and schedule the command line offers builds and takes a step.
     func testEveryOptimizerAndScheduleRuns() throws {
         let schedules = FineTuneOptions.ScheduleKind.allCases

@@ -100,6 +100,9 @@ public struct FineTuneOptions: Codable, Equatable, Sendable {
     public var momentum: Float = 0.9
     /// L2 weight decay (decoupled for AdamW).
     public var weightDecay: Float = 0
+    /// An L1 penalty `l1 · Σ|w|` over the trainable weights, added to the loss (the lecture notes'
+    /// L1 regularisation; with `weightDecay`, elastic net); 0: none.
+    public var l1: Float = 0
     /// The learning-rate schedule after warm-up.
     public var schedule: ScheduleKind = .cosine
     /// Epochs of linear learning-rate warm-up before the schedule.
@@ -204,6 +207,9 @@ public struct FineTuneOptions: Codable, Equatable, Sendable {
         guard momentum >= 0, momentum < 1, optimizer != .nesterov || momentum > 0 else {
             throw LimitError(
                 option: "momentum", value: "\(momentum)", allowed: optimizer == .nesterov ? "in (0, 1) for nesterov" : "in [0, 1)")
+        }
+        guard l1 >= 0, l1.isFinite else {
+            throw LimitError(option: "l1", value: "\(l1)", allowed: "zero or positive")
         }
         guard weightDecay >= 0, weightDecay.isFinite else {
             throw LimitError(option: "weight decay", value: "\(weightDecay)", allowed: "zero or positive")

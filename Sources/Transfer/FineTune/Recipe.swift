@@ -29,8 +29,9 @@ public enum Recipe {
         let trainable = model.trainableParameters
         let rate = options.learningRate
         let decay = options.weightDecay
+        let penalty: Regularizer? = options.l1 > 0 ? .l1(options.l1) : nil
         guard options.bodyLearningRateFactor != 1 else {
-            return [ParameterGroup(trainable, learningRate: rate, weightDecay: decay)]
+            return [ParameterGroup(trainable, learningRate: rate, weightDecay: decay, regularizer: penalty)]
         }
         var groups: [ParameterGroup] = []
         var assigned = Set<String>()
@@ -40,11 +41,11 @@ public enum Recipe {
             let members = trainable.filter { $0.key.hasPrefix(key + ".") }
             guard !members.isEmpty else { continue }
             let factor = Float(Foundation.pow(Double(options.bodyLearningRateFactor), Double(depth + 1)))
-            groups.append(ParameterGroup(members, learningRate: rate * factor, weightDecay: decay))
+            groups.append(ParameterGroup(members, learningRate: rate * factor, weightDecay: decay, regularizer: penalty))
             assigned.formUnion(members.map(\.key))
         }
         let rest = trainable.filter { !assigned.contains($0.key) }
-        return [ParameterGroup(rest, learningRate: rate, weightDecay: decay)] + groups.reversed()
+        return [ParameterGroup(rest, learningRate: rate, weightDecay: decay, regularizer: penalty)] + groups.reversed()
     }
 
     /// The per-step schedule (and plateau watcher) for `stepsPerEpoch` steps per epoch.
@@ -89,6 +90,7 @@ public enum Recipe {
             "batch \(options.batchSize)", "\(options.epochs) epochs",
             "patience \(options.patience) on \(options.monitor.rawValue)",
         ]
+        if options.l1 > 0 { parts.append("L1 penalty \(options.l1)") }
         if options.minDelta > 0 { parts.append("min delta \(options.minDelta)") }
         if options.labelSmoothing > 0 { parts.append("label smoothing \(options.labelSmoothing)") }
         if let a = options.mixup { parts.append("mixup \(a)") }
