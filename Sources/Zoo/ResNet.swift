@@ -79,6 +79,8 @@ public struct ResNetConfig: Codable, Equatable, Sendable {
     public var dropBlock: Float = 0
     /// DropBlock's block side (the paper: 7).
     public static let dropBlockSize = 7
+    /// How many of the last residual stages get DropBlock (the paper: groups 3 and 4).
+    public static let dropBlockStages = 2
 
     /// The configuration; the defaults are torchvision's ImageNet layout (v1.5). `strides` nil gives
     /// 1 then 2s; `widths` and `blocks` must have the same count.
@@ -323,7 +325,7 @@ public final class ResNet: Module, ZooModel {
                     : Bottleneck(channels, width, stride: stride, config)
                 channels = config.block == .basic ? width : width * Bottleneck.expansion
                 blocks.append(("block\(b + 1)", block))
-                if config.dropBlock > 0 && s >= config.widths.count - 2 {
+                if config.dropBlock > 0 && s >= config.widths.count - ResNetConfig.dropBlockStages {
                     blocks.append(
                         ("dropBlock\(b + 1)", DropBlock(rate: config.dropBlock, blockSize: ResNetConfig.dropBlockSize)))
                 }

@@ -319,6 +319,9 @@ final class FineTuneRecipeTests: XCTestCase {
         lenet.imageSize = nil
         lenet.dropout = 0.5
         XCTAssertThrowsError(try FineTune.run(lenet, log: .silent)) { XCTAssertTrue("\($0)".contains("ResNets only"), "\($0)") }
+        o.freeze = .stages(2)
+        o.dropout = 1
+        XCTAssertThrowsError(try FineTune.run(o, log: .silent)) { XCTAssertTrue("\($0)".contains("dropout"), "\($0)") }
     }
 
     /// `--l1` reaches every parameter group as a penalty in the loss: the first step's loss is

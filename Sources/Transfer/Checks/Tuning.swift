@@ -59,7 +59,7 @@ public enum Tuning {
     ) throws -> [Trial] {
         if base.dropBlock > 0, let deepest = ranges.freeze?.max() {  // refused before any trial runs
             let plan = try FineTune.resolve(base)
-            if deepest > plan.stageCount - 2 {
+            if deepest > FineTune.deepestFreeze(base, stages: plan.stageCount) {
                 throw FineTuneError.dropBlockOnFrozenStage(freeze: "\(deepest)", architecture: plan.entry.name)
             }
         }

@@ -348,9 +348,8 @@ public enum FineTune {
             throw FineTuneError.regularisationUnavailable(
                 option: options.dropout > 0 ? "--dropout" : "--drop-block", architecture: architecture)
         }
-        // DropBlock trains the last two stages' features; frozen ones stay a fixed extractor.
         let stages = config.widths.count + 1  // the stem and the residual stages
-        if options.dropBlock > 0, stagesFrozen(options.freeze, of: stages) > stages - 2 {
+        if stagesFrozen(options.freeze, of: stages) > deepestFreeze(options, stages: stages) {
             throw FineTuneError.dropBlockOnFrozenStage(freeze: options.freeze.text, architecture: architecture)
         }
         config.dropout = options.dropout
@@ -499,13 +498,18 @@ public enum FineTune {
         let results = try StageProbe.run(
             model: model, loaders: loaders(probing, data: data, model: model), seed: plan.options.seed,
             log: log)
-        // DropBlock regularises the last two stages, so they stay trainable.
-        let limit = plan.options.dropBlock > 0 ? plan.stageCount - 2 : plan.stageCount
+        let limit = deepestFreeze(plan.options, stages: plan.stageCount)
         let (stages, reason) = StageProbe.chooseFreeze(results.filter { $0.stage <= limit })
         log.info("\(reason)\(limit < plan.stageCount ? " (at most \(limit): --drop-block trains the last two stages)" : "")")
         var chosen = plan
         chosen.options.freeze = .stages(stages)
         return (chosen, results)
+    }
+
+    /// The most of `stages` stages the options allow to freeze: all of them, or with `--drop-block`
+    /// all but the ones DropBlock regularises (`ResNetConfig.dropBlockStages`), which must train.
+    static func deepestFreeze(_ options: FineTuneOptions, stages: Int) -> Int {
+        options.dropBlock > 0 ? stages - ResNetConfig.dropBlockStages : stages
     }
 
     static func stagesFrozen(_ freeze: FineTuneOptions.Freeze, of stages: Int) -> Int {
