@@ -84,7 +84,8 @@ func experiment(_ title: String, base: String, stages: Int, configure: (inout Fi
             configure(&o)
             o = try overriding(o, with: overrides)
             let result = try FineTune.run(o, log: .silent)
-            accuracies.append(result.test!.accuracy * 100)
+            // With --snapshots, the run's answer is its snapshot ensemble.
+            accuracies.append((result.snapshotEnsemble?.test ?? result.test!).accuracy * 100)
             seconds.append(result.seconds)
             bestEpochs.append(result.bestEpoch ?? 0)
         }

@@ -18,7 +18,8 @@ public struct StepDecay: LearningRateSchedule {
     public var every: Int, gamma: Float
     public init(every: Int, gamma: Float = 0.1) {
         ensure(every >= 1, "StepDecay: every \(every) must be at least 1 step")
-        self.every = every; self.gamma = gamma
+        self.every = every
+        self.gamma = gamma
     }
     public func factor(at step: Int) -> Float { Float(Foundation.pow(Double(gamma), Double(step / every))) }
 }
@@ -35,7 +36,8 @@ public struct InverseTimeDecay: LearningRateSchedule {
     public var rate: Float, every: Int
     public init(rate: Float, every: Int = 1) {
         ensure(every >= 1 && rate >= 0, "InverseTimeDecay: rate \(rate) must be ≥ 0 and every \(every) ≥ 1")
-        self.rate = rate; self.every = every
+        self.rate = rate
+        self.every = every
     }
     public func factor(at step: Int) -> Float { 1 / (1 + rate * Float(step) / Float(every)) }
 }
@@ -46,10 +48,62 @@ public struct CosineDecay: LearningRateSchedule {
     public var period: Int, minimum: Float
     public init(period: Int, minimum: Float = 0) {
         ensure(period >= 1, "CosineDecay: period \(period) must be at least 1 step")
-        self.period = period; self.minimum = minimum
+        self.period = period
+        self.minimum = minimum
     }
     public func factor(at step: Int) -> Float {
-        Float(Double(minimum) + (1 - Double(minimum)) * (1 + Foundation.cos(Double.pi * Double(step) / Double(period))) / 2)
+        Float(
+            Double(minimum) + (1 - Double(minimum)) * (1 + Foundation.cos(Double.pi * Double(step) / Double(period)))
+                / 2)
+    }
+}
+
+/// Cosine annealing with warm restarts, SGDR (Loshchilov & Hutter, 2017), PyTorch's
+/// `CosineAnnealingWarmRestarts`: cycle i lasts `period · multiplier^i` steps, and within a
+/// cycle the factor falls from 1 to `minimum` as in `CosineDecay`, then jumps back to 1.
+/// With `cycles`, the factor stays at `minimum` after that many cycles. The ends of the cycles
+/// are where snapshot ensembles (Huang et al., 2017) take their models.
+public struct CosineWarmRestarts: LearningRateSchedule {
+    public var period: Int, multiplier: Int, minimum: Float
+    /// The number of cycles before the factor stays at `minimum`; nil: restarts for ever.
+    public var cycles: Int?
+
+    public init(period: Int, multiplier: Int = 1, minimum: Float = 0, cycles: Int? = nil) {
+        ensure(
+            period >= 1 && multiplier >= 1 && (cycles ?? 1) >= 1,
+            "CosineWarmRestarts: period \(period), multiplier \(multiplier) and cycles \(cycles ?? 1) must be at least 1"
+        )
+        self.period = period
+        self.multiplier = multiplier
+        self.minimum = minimum
+        self.cycles = cycles
+    }
+
+    /// The cycle that `step` falls in (0-based), its first step and its length.
+    public func cycle(at step: Int) -> (index: Int, start: Int, length: Int) {
+        var index = 0
+        var start = 0
+        var length = period
+        while step >= start + length {
+            start += length
+            length *= multiplier
+            index += 1
+        }
+        return (index, start, length)
+    }
+
+    public func factor(at step: Int) -> Float {
+        let (index, start, length) = cycle(at: step)
+        if let cycles, index >= cycles { return minimum }
+        return CosineDecay(period: length, minimum: minimum).factor(at: step - start)
+    }
+}
+
+extension CosineWarmRestarts: CustomStringConvertible {
+    /// `CosineWarmRestarts(period: 24, multiplier: 1, minimum: 0.01, cycles: 3)`.
+    public var description: String {
+        "CosineWarmRestarts(period: \(period), multiplier: \(multiplier), minimum: \(minimum), cycles: "
+            + (cycles.map(String.init) ?? "unlimited") + ")"
     }
 }
 
@@ -58,7 +112,9 @@ public struct CosineDecay: LearningRateSchedule {
 public struct LinearWarmup: LearningRateSchedule {
     public var steps: Int, start: Float, then: any LearningRateSchedule
     public init(steps: Int, start: Float = 0, then: any LearningRateSchedule = ConstantSchedule()) {
-        self.steps = steps; self.start = start; self.then = then
+        self.steps = steps
+        self.start = start
+        self.then = then
     }
     public func factor(at step: Int) -> Float {
         step < steps ? start + (1 - start) * Float(step) / Float(steps) : then.factor(at: step - steps)
@@ -72,16 +128,24 @@ public struct OneCycle: LearningRateSchedule {
     public var totalSteps: Int, warmupFraction: Float, divFactor: Float, finalDivFactor: Float
 
     public init(totalSteps: Int, warmupFraction: Float = 0.3, divFactor: Float = 25, finalDivFactor: Float = 1e4) {
-        ensure(Float(totalSteps) * warmupFraction > 1 && warmupFraction < 1 && divFactor > 0 && finalDivFactor > 0,
-               "OneCycle: needs more than one warm-up step and a warm-up fraction below 1 (got \(totalSteps) steps, fraction \(warmupFraction))")
-        self.totalSteps = totalSteps; self.warmupFraction = warmupFraction
-        self.divFactor = divFactor; self.finalDivFactor = finalDivFactor
+        ensure(
+            Float(totalSteps) * warmupFraction > 1 && warmupFraction < 1 && divFactor > 0 && finalDivFactor > 0,
+            "OneCycle: needs more than one warm-up step and a warm-up fraction below 1 (got \(totalSteps) steps, fraction \(warmupFraction))"
+        )
+        self.totalSteps = totalSteps
+        self.warmupFraction = warmupFraction
+        self.divFactor = divFactor
+        self.finalDivFactor = finalDivFactor
     }
 
     public func factor(at step: Int) -> Float {
-        let initial = 1 / Double(divFactor), final = initial / Double(finalDivFactor)
-        let peak = Double(warmupFraction) * Double(totalSteps) - 1, end = Double(totalSteps) - 1
-        func anneal(_ from: Double, _ to: Double, _ pct: Double) -> Double { to + (from - to) / 2 * (1 + Foundation.cos(Double.pi * pct)) }
+        let initial = 1 / Double(divFactor)
+        let final = initial / Double(finalDivFactor)
+        let peak = Double(warmupFraction) * Double(totalSteps) - 1
+        let end = Double(totalSteps) - 1
+        func anneal(_ from: Double, _ to: Double, _ pct: Double) -> Double {
+            to + (from - to) / 2 * (1 + Foundation.cos(Double.pi * pct))
+        }
         let s = Double(step)
         return Float(s <= peak ? anneal(initial, 1, s / peak) : anneal(1, final, min((s - peak) / (end - peak), 1)))
     }
@@ -95,16 +159,28 @@ public final class ReduceOnPlateau {
     public private(set) var current: Float = 1
     private var best = Float.infinity, badEpochs = 0, cooldownLeft = 0
 
-    public init(factor: Float = 0.1, patience: Int = 10, threshold: Float = 1e-4, cooldown: Int = 0, minimum: Float = 0) {
-        self.factor = factor; self.patience = patience; self.threshold = threshold
-        self.cooldown = cooldown; self.minimum = minimum
+    public init(factor: Float = 0.1, patience: Int = 10, threshold: Float = 1e-4, cooldown: Int = 0, minimum: Float = 0)
+    {
+        self.factor = factor
+        self.patience = patience
+        self.threshold = threshold
+        self.cooldown = cooldown
+        self.minimum = minimum
     }
 
     /// Records the metric of an epoch; returns the (possibly reduced) factor.
     @discardableResult
     public func observe(_ metric: Float) -> Float {
-        if metric < best * (1 - threshold) { best = metric; badEpochs = 0 } else { badEpochs += 1 }
-        if cooldownLeft > 0 { cooldownLeft -= 1; badEpochs = 0 }
+        if metric < best * (1 - threshold) {
+            best = metric
+            badEpochs = 0
+        } else {
+            badEpochs += 1
+        }
+        if cooldownLeft > 0 {
+            cooldownLeft -= 1
+            badEpochs = 0
+        }
         if badEpochs > patience {
             current = Swift.max(current * factor, minimum)
             cooldownLeft = cooldown
@@ -122,7 +198,9 @@ public final class ReduceOnPlateau {
     }
 
     public var state: State {
-        get { State(current: current, best: best.isFinite ? best : nil, badEpochs: badEpochs, cooldownLeft: cooldownLeft) }
+        get {
+            State(current: current, best: best.isFinite ? best : nil, badEpochs: badEpochs, cooldownLeft: cooldownLeft)
+        }
         set {
             current = newValue.current
             best = newValue.best ?? .infinity

@@ -39,14 +39,14 @@ public struct Ensemble {
         return sum
     }
 
-    /// Accuracy and confusion matrix of the averaged prediction on every image of `source`
-    /// (the loss is the cross-entropy of the averaged probabilities).
-    public func evaluate(_ source: LabeledImageSource) -> Evaluation {
+    /// Accuracy and confusion matrix of the averaged prediction on the images of `source` at
+    /// `indices` (nil: every image); the loss is the cross-entropy of the averaged probabilities.
+    public func evaluate(_ source: LabeledImageSource, indices: [Int]? = nil) -> Evaluation {
         let k = classNames.count
         var sums: [Int: [Float]] = [:]
         var labels: [Int: Int] = [:]
         for member in members {
-            let loader = member.loader(source)
+            let loader = member.loader(source, indices: indices)
             member.model.eval()
             for batch in loader.batches(epoch: 0) {
                 let p = Kernels.softmax(member.model.predict(batch.images), axis: 1)
@@ -81,8 +81,9 @@ public enum EnsembleError: Error, CustomStringConvertible {
     public var description: String {
         switch self {
         case .empty: return "an ensemble needs at least one --model"
-        case let .differentClasses(a, b):
-            return "the models name different classes (\(a.joined(separator: ", ")) and \(b.joined(separator: ", "))); an ensemble averages the same classes"
+        case .differentClasses(let a, let b):
+            return
+                "the models name different classes (\(a.joined(separator: ", ")) and \(b.joined(separator: ", "))); an ensemble averages the same classes"
         }
     }
 }

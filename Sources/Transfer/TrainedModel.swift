@@ -23,7 +23,8 @@ public struct TrainedModel {
     public init(contentsOf path: String) throws {
         let archive = try WeightArchive.read(path)
         guard let metadata = archive.metadata, let configuration = metadata.configuration else {
-            throw HDF5Error.unsupported(path: path, object: "file", reason: "has no Graft metadata; import it with `finetune import` first")
+            throw HDF5Error.unsupported(
+                path: path, object: "file", reason: "has no Graft metadata; import it with `finetune import` first")
         }
         model = configuration.build()
         try WeightFile.load(archive, into: model)
@@ -31,8 +32,9 @@ public struct TrainedModel {
         preprocessing = try metadata.preprocessing ?? Architectures.entry(metadata.architecture).preprocessing
         let outputs = model.predict(.zeros([1] + preprocessing.inputSize)).shape.last ?? 0
         guard metadata.classNames.isEmpty || metadata.classNames.count == outputs else {
-            throw HDF5Error.unsupported(path: path, object: "graft_class_names",
-                                        reason: "names \(metadata.classNames.count) classes but the head has \(outputs) outputs")
+            throw HDF5Error.unsupported(
+                path: path, object: "graft_class_names",
+                reason: "names \(metadata.classNames.count) classes but the head has \(outputs) outputs")
         }
         classNames = metadata.classNames.isEmpty ? (0..<outputs).map { "class \($0)" } : metadata.classNames
     }
@@ -52,8 +54,9 @@ public struct TrainedModel {
         var preprocessing = entry.preprocessing
         preprocessing.inputSize = configuration.inputSize
         self.preprocessing = preprocessing
-        metadata = WeightMetadata(architecture: entry.name, configuration: configuration, preprocessing: preprocessing,
-                                  provenance: #"{"source": "random initialisation", "seed": \#(seed)}"#)
+        metadata = WeightMetadata(
+            architecture: entry.name, configuration: configuration, preprocessing: preprocessing,
+            provenance: #"{"source": "random initialisation", "seed": \#(seed)}"#)
         let outputs = model.predict(.zeros([1] + preprocessing.inputSize)).shape.last ?? 0
         classNames = (0..<outputs).map { "class \($0)" }
     }
@@ -61,16 +64,20 @@ public struct TrainedModel {
     /// Class probabilities for each image (resized to the model's input).
     public func probabilities(_ images: [Image]) -> [[Float]] {
         let (h, w) = (preprocessing.inputSize[0], preprocessing.inputSize[1])
-        let batch = Tensor.batch(images.map { $0.resized(width: w, height: h) }, mean: preprocessing.mean, std: preprocessing.std,
-                                 channelOrder: preprocessing.channelOrder)
+        let batch = Tensor.batch(
+            images.map { $0.resized(width: w, height: h) }, mean: preprocessing.mean, std: preprocessing.std,
+            channelOrder: preprocessing.channelOrder)
         let p = Kernels.softmax(model.predict(batch), axis: 1)
         let k = p.shape[1]
         return (0..<images.count).map { Array(p.scalars[($0 * k)..<(($0 + 1) * k)]) }
     }
 
-    /// A loader over `source` with this model's preprocessing (no augmentation, in order).
-    public func loader(_ source: LabeledImageSource, batchSize: Int = 32) -> BatchLoader {
-        BatchLoader(source: source, batchSize: batchSize, imageSize: (preprocessing.inputSize[0], preprocessing.inputSize[1]),
-                    mean: preprocessing.mean, std: preprocessing.std, channelOrder: preprocessing.channelOrder, shuffle: false)
+    /// A loader over the images of `source` at `indices` (nil: all) with this model's
+    /// preprocessing (no augmentation, in order).
+    public func loader(_ source: LabeledImageSource, indices: [Int]? = nil, batchSize: Int = 32) -> BatchLoader {
+        BatchLoader(
+            source: source, indices: indices, batchSize: batchSize,
+            imageSize: (preprocessing.inputSize[0], preprocessing.inputSize[1]),
+            mean: preprocessing.mean, std: preprocessing.std, channelOrder: preprocessing.channelOrder, shuffle: false)
     }
 }

@@ -29,7 +29,10 @@ struct TrainingOptions: ParsableArguments {
     static let d = FineTuneOptions.defaults
 
     @Option(help: "The zoo architecture to fine-tune (see `finetune zoo list`).") var base: String = d.base
-    @Option(help: "Freeze the first N stages (0: train everything; 'all': only the new head; 'auto': choose by probing every stage).") var freeze: String = "0"
+    @Option(
+        help:
+            "Freeze the first N stages (0: train everything; 'all': only the new head; 'auto': choose by probing every stage)."
+    ) var freeze: String = "0"
     @Option(help: "An image folder, one sub-folder per class (default: the demo dataset).") var data: String?
     @Option(help: "Weights to start from (the head is replaced).") var weights: String?
     @Option(help: "Epochs at most (default \(d.epochs)).") var epochs: Int?
@@ -54,9 +57,19 @@ struct TrainingOptions: ParsableArguments {
     @Option(name: .customLong("weight-decay"), help: "L2 weight decay, decoupled for adamw (default \(d.weightDecay)).")
     var weightDecay: Float?
     @Option(help: "L1 penalty on the trainable weights, added to the loss (default \(d.l1)).") var l1: Float?
-    @Option(help: "constant, step, exponential, inverse-time, cosine, onecycle or plateau (default \(d.schedule.rawValue)).")
+    @Option(
+        help:
+            "constant, step, exponential, inverse-time, cosine, onecycle, plateau or restarts (SGDR) (default \(d.schedule.rawValue))."
+    )
     var schedule: FineTuneOptions.ScheduleKind?
     @Option(help: "Epochs of linear learning-rate warm-up (default \(d.warmupEpochs)).") var warmup: Int?
+    @Option(help: "Warm-restart cycles of --schedule restarts, equal and in whole epochs (default \(d.cycles)).")
+    var cycles: Int?
+    @Flag(
+        help:
+            "Snapshot ensemble: save the model at the end of every --schedule restarts cycle (snapshots/) and report their ensemble; no early stop."
+    )
+    var snapshots = false
     @Option(name: .customLong("label-smoothing"), help: "Label smoothing ε (default \(d.labelSmoothing)).")
     var labelSmoothing: Float?
     @Option(help: "Mixup with Beta(A, A), e.g. 0.2 (default off).") var mixup: Double?
@@ -89,17 +102,28 @@ struct TrainingOptions: ParsableArguments {
     var dropBlock: Float?
     @Option(help: "The seed behind every random choice (default \(d.seed)).") var seed: UInt64?
     @Option(help: "Augmentation pipeline (default \"\(d.pipeline)\"; see README).") var pipeline: String?
-    @Option(help: "Input size in pixels (default: the zoo entry's, 64 for the food demo; the architecture's otherwise).") var size: Int?
+    @Option(
+        help: "Input size in pixels (default: the zoo entry's, 64 for the food demo; the architecture's otherwise).")
+    var size: Int?
     @Option(
         name: .customLong("test-fraction"),
         help: "Hold out this fraction as a test split, reported at the end (default \(d.testFraction)).")
     var testFraction: Double?
     @Option(help: "Where run folders go (default \(d.runsDirectory)).") var runs: String?
-    @Option(name: .customLong("cache-views"), help: "Frozen-prefix feature cache: augmented views per image (0: off; default 4 when the cache applies, 1 without augmentation).")
+    @Option(
+        name: .customLong("cache-views"),
+        help:
+            "Frozen-prefix feature cache: augmented views per image (0: off; default 4 when the cache applies, 1 without augmentation)."
+    )
     var cacheViews: Int?
-    @Option(name: .customLong("cache-memory"), help: "The cache's memory budget in MB; beyond it the cache spills to a file in the run folder (default: a quarter of the machine's memory).")
+    @Option(
+        name: .customLong("cache-memory"),
+        help:
+            "The cache's memory budget in MB; beyond it the cache spills to a file in the run folder (default: a quarter of the machine's memory)."
+    )
     var cacheMemory: Int?
-    @Flag(name: .customLong("cache-float16"), help: "Store cached features as float16 (half the memory).") var cacheFloat16 = false
+    @Flag(name: .customLong("cache-float16"), help: "Store cached features as float16 (half the memory).")
+    var cacheFloat16 = false
     @Flag(name: .customLong("strict-images"), help: "Fail on an unreadable image instead of skipping it.")
     var strictImages = false
     @Flag(
@@ -121,7 +145,9 @@ struct TrainingOptions: ParsableArguments {
         try within("--cache-views", cacheViews, 0...64)
         try within("--cache-memory", cacheMemory, 1...(1 << 30))
         if case .value(let rate)? = lr {
-            guard rate > 0, rate.isFinite else { throw ValidationError("--lr must be a positive number or 'auto', not \(rate)") }
+            guard rate > 0, rate.isFinite else {
+                throw ValidationError("--lr must be a positive number or 'auto', not \(rate)")
+            }
         }
         do { try options.validate() } catch { throw ValidationError("\(error)") }
     }
@@ -146,6 +172,8 @@ struct TrainingOptions: ParsableArguments {
         o.l1 = l1 ?? o.l1
         o.schedule = schedule ?? o.schedule
         o.warmupEpochs = warmup ?? o.warmupEpochs
+        o.cycles = cycles ?? o.cycles
+        o.snapshots = snapshots || o.snapshots
         o.labelSmoothing = labelSmoothing ?? o.labelSmoothing
         o.mixup = mixup
         o.cutmix = cutmix
@@ -205,7 +233,6 @@ struct Resume: ParsableCommand {
 
     @OptionGroup var logging: LoggingOptions
 
-
     func run() throws {
         Interrupts.install()
         do {
@@ -222,10 +249,13 @@ struct Resume: ParsableCommand {
 
 struct Sanity: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Overfit a few training images with regularisation off: a healthy setup reaches 100% (the lecture notes' first check).")
+        abstract:
+            "Overfit a few training images with regularisation off: a healthy setup reaches 100% (the lecture notes' first check)."
+    )
 
     @Option(help: "How many training images (spread over the classes).") var images = 20
-    @Option(name: .customLong("max-steps"), help: "Steps at most (one batch of all the images per step).") var maxSteps = 200
+    @Option(name: .customLong("max-steps"), help: "Steps at most (one batch of all the images per step).")
+    var maxSteps = 200
     @OptionGroup var training: TrainingOptions
 
     func validate() throws {
@@ -243,7 +273,8 @@ struct Sanity: ParsableCommand {
 struct LRFind: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lr-find",
-        abstract: "Sweep the learning rate exponentially over a few hundred steps, plot loss against rate, suggest one.",
+        abstract:
+            "Sweep the learning rate exponentially over a few hundred steps, plot loss against rate, suggest one.",
         discussion: "Use the suggestion with --lr, or let `finetune --lr auto` run this first.")
 
     @Option(help: "Where to write the loss-against-rate chart (PNG).") var out = "lr-find.png"
@@ -257,33 +288,43 @@ struct LRFind: ParsableCommand {
         let data = try FineTune.loadData(plan, )
         let model = try FineTune.buildModel(plan, data: data, )
         let loaders = FineTune.loaders(plan, data: data, model: model)
-        let found = try FineTune.findLearningRate(plan, data: data, model: model, loaders: loaders,
-                                                  finder: LearningRateFinder(steps: steps))
-        try Charts.learningRate(rates: found.rates.map(Double.init), losses: found.losses.map(Double.init),
-                                suggestion: found.suggestion.map(Double.init)).writePNG(to: out)
+        let found = try FineTune.findLearningRate(
+            plan, data: data, model: model, loaders: loaders,
+            finder: LearningRateFinder(steps: steps))
+        try Charts.learningRate(
+            rates: found.rates.map(Double.init), losses: found.losses.map(Double.init),
+            suggestion: found.suggestion.map(Double.init)
+        ).writePNG(to: out)
         for i in stride(from: 0, to: found.rates.count, by: max(1, found.rates.count / 12)) {
             print(String(format: "lr %9.2e  loss %.4f", Double(found.rates[i]), Double(found.losses[i])))
         }
         guard let rate = found.suggestion else {
-            print("no suggestion: the loss diverged after \(found.rates.count) steps; lower the start of the sweep or check the data")
+            print(
+                "no suggestion: the loss diverged after \(found.rates.count) steps; lower the start of the sweep or check the data"
+            )
             throw ExitCode(1)
         }
-        print(String(format: "suggested learning rate: %.2g (steepest descent of the smoothed loss); chart: %@", Double(rate), out))
+        print(
+            String(
+                format: "suggested learning rate: %.2g (steepest descent of the smoothed loss); chart: %@",
+                Double(rate), out))
     }
 }
 
 struct Pretrain: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run one of the zoo's own recipes: a run folder, then zoo/NAME.h5, its test slice, model card and zoo.json entry.",
+        abstract:
+            "Run one of the zoo's own recipes: a run folder, then zoo/NAME.h5, its test slice, model card and zoo.json entry.",
         discussion: "Recipes: " + PretrainRecipe.all.map { "\($0.name) (\($0.summary))" }.joined(separator: "; ") + ".")
 
     @Argument(help: "The recipe, e.g. resnet18-clipart.") var name: String
     @Option(help: "The zoo folder.") var zoo = "zoo"
     @Option(help: "Where the run folder goes (default runs/pretrain).") var runs: String?
-    @Option(name: .customLong("from-run"), help: "Only make the zoo files, from this finished run folder of the recipe.") var fromRun: String?
+    @Option(
+        name: .customLong("from-run"), help: "Only make the zoo files, from this finished run folder of the recipe.")
+    var fromRun: String?
 
     @OptionGroup var logging: LoggingOptions
-
 
     func run() throws {
         Interrupts.install()
@@ -293,7 +334,9 @@ struct Pretrain: ParsableCommand {
             func modified(_ file: String) -> Date? {
                 (try? FileManager.default.attributesOfItem(atPath: fromRun + "/" + file))?[.modificationDate] as? Date
             }
-            let seconds = modified("status.json").flatMap { end in modified("options.json").map { end.timeIntervalSince($0) } } ?? 0
+            let seconds =
+                modified("status.json").flatMap { end in modified("options.json").map { end.timeIntervalSince($0) } }
+                ?? 0
             _ = try Pretraining.finish(recipe, runFolder: fromRun, seconds: seconds, zoo: zoo)
             return
         }
@@ -311,7 +354,9 @@ struct Pretrain: ParsableCommand {
 
 struct Probe: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Fit a linear classifier on every stage's pooled features and report validation accuracy per stage (what --freeze auto uses).")
+        abstract:
+            "Fit a linear classifier on every stage's pooled features and report validation accuracy per stage (what --freeze auto uses)."
+    )
 
     @Option(help: "Where to write the bar chart of accuracy per stage (PNG).") var out = "probe.png"
     @OptionGroup var training: TrainingOptions
@@ -322,29 +367,39 @@ struct Probe: ParsableCommand {
         let plan = try FineTune.resolve(options)
         let data = try FineTune.loadData(plan, )
         let model = try FineTune.buildModel(plan, data: data, )
-        let results = try StageProbe.run(model: model, loaders: FineTune.loaders(plan, data: data, model: model),
-                                         seed: options.seed, log: .silent)
+        let results = try StageProbe.run(
+            model: model, loaders: FineTune.loaders(plan, data: data, model: model),
+            seed: options.seed, log: .silent)
         print("stage  name          features  validation accuracy  L2")
         for r in results {
-            print(String(format: "%5d  %@ %8d  %18.1f%%  %g", r.stage, r.name.padding(toLength: 12, withPad: " ", startingAt: 0),
-                         r.features, r.validationAccuracy * 100, Double(r.l2)))
+            print(
+                String(
+                    format: "%5d  %@ %8d  %18.1f%%  %g", r.stage,
+                    r.name.padding(toLength: 12, withPad: " ", startingAt: 0),
+                    r.features, r.validationAccuracy * 100, Double(r.l2)))
         }
         let choice = StageProbe.chooseFreeze(results)
-        try Charts.bars(title: "Linear probe per stage", labels: results.map { "\($0.stage). \($0.name)" },
-                        values: results.map(\.validationAccuracy), yTitle: "validation accuracy",
-                        highlight: choice.stages - 1).writePNG(to: out)
+        try Charts.bars(
+            title: "Linear probe per stage", labels: results.map { "\($0.stage). \($0.name)" },
+            values: results.map(\.validationAccuracy), yTitle: "validation accuracy",
+            highlight: choice.stages - 1
+        ).writePNG(to: out)
         print(StageProbe.chooseFreeze(results).reason + "; chart: \(out)")
     }
 }
 
 struct Tune: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Random search of the learning rate and weight decay in log space, wide then narrowed around the best third.",
-        discussion: "Writes tune.json, tune.md and tune.png (validation accuracy against the learning rate) and every trial's run folder under --out.")
+        abstract:
+            "Random search of the learning rate and weight decay in log space, wide then narrowed around the best third.",
+        discussion:
+            "Writes tune.json, tune.md and tune.png (validation accuracy against the learning rate) and every trial's run folder under --out."
+    )
 
     @Option(help: "How many trials.") var trials = 8
     @Option(help: "Keep the best K trials' models as an ensemble (OUT/ensemble/model-N.h5).") var keep = 0
-    @Option(name: .customLong("tune-freeze"), help: "Also choose --freeze among these stage counts, e.g. 2,3,4.") var tuneFreeze: String?
+    @Option(name: .customLong("tune-freeze"), help: "Also choose --freeze among these stage counts, e.g. 2,3,4.")
+    var tuneFreeze: String?
     @Option(help: "Where the search goes.") var out = "runs/tune"
     @OptionGroup var training: TrainingOptions
 
@@ -358,16 +413,24 @@ struct Tune: ParsableCommand {
         var ranges = Tuning.Ranges()
         if let tuneFreeze {
             let values = tuneFreeze.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-            guard !values.isEmpty else { throw ValidationError("--tune-freeze takes stage counts like 2,3,4, not '\(tuneFreeze)'") }
+            guard !values.isEmpty else {
+                throw ValidationError("--tune-freeze takes stage counts like 2,3,4, not '\(tuneFreeze)'")
+            }
             ranges.freeze = values
         }
         let ranked = try Tuning.run(training.options, trials: trials, ranges: ranges, folder: out)
-        print("best: " + String(format: "lr %.3g, weight decay %.3g%@: validation accuracy %.1f%% (%@)", Double(ranked[0].learningRate),
-                                Double(ranked[0].weightDecay), ranked[0].freeze.map { ", --freeze \($0)" } ?? "",
-                                ranked[0].validationAccuracy * 100, ranked[0].runFolder))
+        print(
+            "best: "
+                + String(
+                    format: "lr %.3g, weight decay %.3g%@: validation accuracy %.1f%% (%@)",
+                    Double(ranked[0].learningRate),
+                    Double(ranked[0].weightDecay), ranked[0].freeze.map { ", --freeze \($0)" } ?? "",
+                    ranked[0].validationAccuracy * 100, ranked[0].runFolder))
         if keep > 0 {
             let files = try Tuning.keep(ranked, count: keep, folder: out)
-            print("ensemble of \(keep): finetune predict " + files.map { "--model \($0)" }.joined(separator: " ") + " IMAGE...")
+            print(
+                "ensemble of \(keep): finetune predict " + files.map { "--model \($0)" }.joined(separator: " ")
+                    + " IMAGE...")
         }
         print("table: \(out)/tune.md, chart: \(out)/tune.png")
     }

@@ -43,8 +43,9 @@ final class FineTuneRecipeTests: XCTestCase {
         return o
     }
 
-    private func weights(_ run: String) throws -> [String: Tensor] {
-        Snapshot(try TrainedModel(contentsOf: run + "/model.h5").model).named
+    /// The weights of a run's model.h5 (or, with `file`, of the weight file at `path`).
+    private func weights(_ path: String, file: Bool = false) throws -> [String: Tensor] {
+        Snapshot(try TrainedModel(contentsOf: file ? path : path + "/model.h5").model).named
     }
 
     /// A run stopped in the middle of epoch 3 and resumed from its checkpoint ends with
@@ -307,7 +308,9 @@ final class FineTuneRecipeTests: XCTestCase {
         XCTAssertEqual(saved.config.dropout, 0.5)
         XCTAssertEqual(saved.config.dropBlock, 0.1)
         o.freeze = .stages(3)
-        XCTAssertThrowsError(try FineTune.run(o, log: .silent)) { XCTAssertTrue("\($0)".contains("--freeze 3"), "\($0)") }
+        XCTAssertThrowsError(try FineTune.run(o, log: .silent)) {
+            XCTAssertTrue("\($0)".contains("--freeze 3"), "\($0)")
+        }
         var ranges = Tuning.Ranges()
         ranges.freeze = [1, 3]
         let tuneFolder = temporary.url.path + "/tune"
@@ -318,7 +321,9 @@ final class FineTuneRecipeTests: XCTestCase {
         var lenet = options("lenet5", epochs: 1)
         lenet.imageSize = nil
         lenet.dropout = 0.5
-        XCTAssertThrowsError(try FineTune.run(lenet, log: .silent)) { XCTAssertTrue("\($0)".contains("ResNets only"), "\($0)") }
+        XCTAssertThrowsError(try FineTune.run(lenet, log: .silent)) {
+            XCTAssertTrue("\($0)".contains("ResNets only"), "\($0)")
+        }
         o.freeze = .stages(2)
         o.dropout = 1
         XCTAssertThrowsError(try FineTune.run(o, log: .silent)) { XCTAssertTrue("\($0)".contains("dropout"), "\($0)") }
@@ -352,10 +357,59 @@ final class FineTuneRecipeTests: XCTestCase {
     }
 
     /// Every optimiser and schedule the command line offers builds and takes a step.
+    /// `--schedule restarts --snapshots` (SGDR, snapshot ensembles): each cycle starts at the
+    /// full rate, the model of each cycle's last epoch is saved as it was then, early stopping
+    /// does not stop the run, and the reported ensemble covers the validation split.
+    func testSnapshotsSaveTheModelAtEachCycleEnd() throws {
+        var o = options(epochs: 4)
+        o.schedule = .restarts
+        o.cycles = 2
+        o.snapshots = true
+        o.patience = 1
+        var firstFactor: [Int: Float] = [:]
+        var endWeights: [Int: [String: Tensor]] = [:]
+        let probe = Probe()
+        probe.onAfterBackward = { c in
+            if firstFactor[c.epoch] == nil { firstFactor[c.epoch] = c.optimizer.learningRateFactor }
+        }
+        probe.onEpochEnded = { c in endWeights[c.epoch] = Snapshot(c.model).named }
+        let result = try FineTune.run(o, callbacks: [probe], log: .silent)
+        XCTAssertEqual(result.history.count, 4, "no early stop with snapshots")
+        XCTAssertEqual(firstFactor[1], 1)
+        XCTAssertEqual(firstFactor[3], 1, "the second cycle restarts at the full rate")
+        XCTAssertLessThan(firstFactor[2] ?? 1, 0.9, "the rate anneals within a cycle")
+        let files = (1...2).map { result.runFolder + "/snapshots/cycle-\($0).h5" }
+        XCTAssertEqual(try weights(files[0], file: true), endWeights[2])
+        XCTAssertEqual(try weights(files[1], file: true), endWeights[4])
+        XCTAssertNotEqual(endWeights[2], endWeights[4])
+        XCTAssertEqual(try TrainedModel(contentsOf: files[0]).classNames, result.classNames)
+        let ensemble = try XCTUnwrap(result.snapshotEnsemble)
+        XCTAssertEqual(ensemble.files, files)
+        let split = try DatasetSplit.load(result.runFolder + "/split.json")
+        XCTAssertEqual(ensemble.validation.confusion.joined().reduce(0, +), split.validation.count)
+        let summary = try String(contentsOfFile: result.runFolder + "/summary.txt", encoding: .utf8)
+        XCTAssertTrue(summary.contains(ensemble.summaryLine), summary)
+    }
+
+    /// Snapshots need the warm-restart schedule, and the cycles must fit the epochs.
+    func testSnapshotsAndCyclesAreChecked() throws {
+        var o = options(epochs: 4)
+        o.snapshots = true
+        XCTAssertThrowsError(try FineTune.run(o, log: .silent)) { error in
+            XCTAssertTrue("\(error)".contains("--schedule restarts"), "\(error)")
+        }
+        o.schedule = .restarts
+        o.cycles = 5
+        XCTAssertThrowsError(try FineTune.run(o, log: .silent)) { error in
+            XCTAssertTrue("\(error)".contains("cycles"), "\(error)")
+        }
+    }
+
     func testEveryOptimizerAndScheduleRuns() throws {
         let schedules = FineTuneOptions.ScheduleKind.allCases
         for (index, kind) in FineTuneOptions.OptimizerKind.allCases.enumerated() {
             var o = options("lenet5", epochs: 1)
+            o.cycles = 1  // --schedule restarts: one cycle fits one epoch
             o.imageSize = nil
             o.optimizer = kind
             o.schedule = schedules[index % schedules.count]

@@ -1,7 +1,7 @@
 import Engine
 import Foundation
-import Logging
 import Layers
+import Logging
 import Optimizers
 import Report
 import Vision
@@ -56,22 +56,37 @@ extension FineTune {
             } + (network.headKey.map { [("head", $0)] } ?? [])
         callbacks.append(UpdateRatioMonitor(stages: stages, log: log))
         callbacks.append(
-            EarlyStopping(monitor: options.monitor, patience: options.patience, minDelta: options.minDelta))
+            EarlyStopping(
+                monitor: options.monitor, patience: options.snapshots ? nil : options.patience,
+                minDelta: options.minDelta))
         callbacks.append(JSONLog(path: runFolder + "/log.jsonl"))
         callbacks.append(ProgressDisplay(terminal: isatty(STDERR_FILENO) != 0 && options.progressBar, log: log))
+        if options.snapshots {
+            callbacks.append(
+                SnapshotSaver(epochs: Recipe.cycleEnds(options), folder: runFolder + "/snapshots", log: log) { path in
+                    let cycle = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
+                    try WeightFile.save(
+                        network, to: path,
+                        metadata: try metadata(plan, data: data, model: model, provenance: ["snapshot": cycle]))
+                })
+        }
         callbacks += extra
         callbacks.append(Checkpointing(path: runFolder + "/checkpoint.h5"))
         let loss = ClassificationLoss(
             classWeights: data.classWeights.map { Tensor($0) }, labelSmoothing: options.labelSmoothing)
-        return Trainer(model: cache?.model ?? network, optimizer: optimizer, loss: loss, callbacks: callbacks, seed: options.seed)
+        return Trainer(
+            model: cache?.model ?? network, optimizer: optimizer, loss: loss, callbacks: callbacks, seed: options.seed)
     }
 
     /// Trains, and says how it ended; the trainer has restored the best weights whatever
     /// happened. Returns the training error (divergence) or nil.
-    static func train(_ trainer: Trainer, loaders: Loaders, cache: Cache?, epochs: Int, checkpoint: TrainingCheckpoint?) -> Error? {
+    static func train(_ trainer: Trainer, loaders: Loaders, cache: Cache?, epochs: Int, checkpoint: TrainingCheckpoint?)
+        -> Error?
+    {
         do {
             try trainer.fit(
-                train: cache?.train ?? loaders.train, validation: cache?.validation ?? loaders.validation, epochs: epochs,
+                train: cache?.train ?? loaders.train, validation: cache?.validation ?? loaders.validation,
+                epochs: epochs,
                 resumingFrom: checkpoint)
             return nil
         } catch {
@@ -97,30 +112,39 @@ extension FineTune {
             guard let rate = found.suggestion else { throw FineTuneError.noLearningRate(steps: found.rates.count) }
             plan.options.learningRate = rate
             plan.options.autoLearningRate = false
-            log.info("\(String(format: "--lr auto: the learning-rate finder suggests %.2g (steepest descent over %d steps)", Double(rate), found.rates.count))")
+            log.info(
+                "\(String(format: "--lr auto: the learning-rate finder suggests %.2g (steepest descent over %d steps)", Double(rate), found.rates.count))"
+            )
         }
         let run = try makeRunFolder(options.runsDirectory, name: plan.runName)
         try RunFolder.writeStart(run, options: plan.options, split: data.split)
         let preview = AugmentationPreview(
             images: data.split.train.prefix(4).map { (data.images.name(at: $0), data.images.images[$0]) },
             augmentation: plan.augmentation, versions: 6, seed: options.seed, cellSize: max(plan.size, 48))
-        try Charts.writeAugmentation(preview, pipeline: options.pipeline, to: run + "/augmentation.png", cell: max(plan.size, 80))
-        return try execute(plan, data: data, model: model, loaders: loaders, run: run, checkpoint: nil, extra: extra, log: log)
+        try Charts.writeAugmentation(
+            preview, pipeline: options.pipeline, to: run + "/augmentation.png", cell: max(plan.size, 80))
+        return try execute(
+            plan, data: data, model: model, loaders: loaders, run: run, checkpoint: nil, extra: extra, log: log)
     }
 
     /// The learning-rate range test on the training data, with the options' optimiser (the
     /// model is left as it was).
-    public static func findLearningRate(_ plan: Plan, data: Data, model: Model, loaders: Loaders,
-                                        finder: LearningRateFinder = LearningRateFinder()) throws -> LearningRateFinder.Result {
+    public static func findLearningRate(
+        _ plan: Plan, data: Data, model: Model, loaders: Loaders,
+        finder: LearningRateFinder = LearningRateFinder()
+    ) throws -> LearningRateFinder.Result {
         let optimizer = Recipe.optimizer(plan.options, model: model.network)
-        let loss = ClassificationLoss(classWeights: data.classWeights.map { Tensor($0) }, labelSmoothing: plan.options.labelSmoothing)
+        let loss = ClassificationLoss(
+            classWeights: data.classWeights.map { Tensor($0) }, labelSmoothing: plan.options.labelSmoothing)
         return try finder.run(model: model.network, optimizer: optimizer, loader: loaders.train, loss: loss)
     }
 
     /// Continues an interrupted (or killed) run from its last checkpoint, with the options it
     /// started with; it ends exactly as the uninterrupted run would have.
-    public static func resume(_ run: String, callbacks extra: [TrainingCallback] = [],
-                              log: Logger = .graft) throws -> FineTuneResult {
+    public static func resume(
+        _ run: String, callbacks extra: [TrainingCallback] = [],
+        log: Logger = .graft
+    ) throws -> FineTuneResult {
         let (options, status) = try RunFolder.readStart(run)
         guard status.state != .finished else {
             throw FineTuneError.notResumable(runFolder: run, reason: "it already finished (\(status.epochs) epochs)")
@@ -138,7 +162,8 @@ extension FineTune {
         let model = try buildModel(plan, data: data, log: .silent)
         let loaders = loaders(plan, data: data, model: model)
         log.info("resuming \(run) after epoch \(checkpoint.epoch) of \(options.epochs)")
-        return try execute(plan, data: data, model: model, loaders: loaders, run: run, checkpoint: checkpoint, extra: extra, log: log)
+        return try execute(
+            plan, data: data, model: model, loaders: loaders, run: run, checkpoint: checkpoint, extra: extra, log: log)
     }
 
     private static func execute(
@@ -147,10 +172,12 @@ extension FineTune {
     ) throws -> FineTuneResult {
         let started = Date()
         let cache = try featureCache(plan, model: model, loaders: loaders, runFolder: run, log: log)
-        let trainer = makeTrainer(plan, data: data, model: model, loaders: loaders, runFolder: run, cache: cache, extra: extra, log: log)
+        let trainer = makeTrainer(
+            plan, data: data, model: model, loaders: loaders, runFolder: run, cache: cache, extra: extra, log: log)
         Interrupts.reset()
         try RunFolder.writeStatus(run, .running, epochs: checkpoint?.epoch ?? 0)
-        let failure = train(trainer, loaders: loaders, cache: cache, epochs: plan.options.epochs, checkpoint: checkpoint)
+        let failure = train(
+            trainer, loaders: loaders, cache: cache, epochs: plan.options.epochs, checkpoint: checkpoint)
         let history = trainer.context?.history ?? []
         let stopped = trainer.context?.stopReason
         let saved = cache?.savedSeconds(epochs: history.count)
@@ -197,62 +224,105 @@ extension FineTune {
         let scheduler = trainer.callback(LearningRateScheduler.self)!
         let recipe = Recipe.describe(optimizer: trainer.optimizer, scheduler: scheduler, options: options)
         var provenance: [String: Any] = [
-            "source": plan.zooEntry.map { "zoo entry \($0.name)" } ?? plan.weights ?? "random initialisation",
-            "dataset": options.data ?? options.dataset?.rawValue ?? "demo dataset (\(options.demo.rawValue))",
             "recipe": recipe,
             "validation_accuracy": validation.accuracy, "best_epoch": best ?? 0, "diverged": failure != nil,
         ]
         if let test { provenance["test_accuracy"] = test.accuracy }
-        let provenanceJSON = try JSONSerialization.data(withJSONObject: provenance, options: [.sortedKeys])
         try WeightFile.save(
             model.network, to: run + "/model.h5",
-            metadata: WeightMetadata(
-                architecture: plan.entry.name, configuration: model.network.configuration,
-                preprocessing: model.preprocessing,
-                classNames: data.images.classNames, provenance: String(decoding: provenanceJSON, as: UTF8.self)))
-        try RunFolder.writeCharts(run, history: history, confusion: validation.confusion, classNames: data.images.classNames,
-                                  best: best, monitor: options.monitor)
+            metadata: try metadata(plan, data: data, model: model, provenance: provenance))
+        let snapshots = try snapshotEnsemble(trainer, data: data)
+        try RunFolder.writeCharts(
+            run, history: history, confusion: validation.confusion, classNames: data.images.classNames,
+            best: best, monitor: options.monitor)
         var summary = RunFolder.summary(
             run: run, plan: plan, recipe: recipe, history: history, best: best, validation: validation,
             test: test, classNames: data.images.classNames, failure: failure)
+        if let snapshots { summary += "\n" + snapshots.summaryLine + "\n" }
         if let cacheSaved {
-            summary += String(format: "\nfeature cache: saved about %.0f s of frozen-stage computation (run took %.0f s)\n", cacheSaved, seconds)
+            summary += String(
+                format: "\nfeature cache: saved about %.0f s of frozen-stage computation (run took %.0f s)\n",
+                cacheSaved, seconds)
         }
         try AtomicFile.write(summary, to: run + "/summary.txt")
-        try writeReport(run, plan: plan, data: data, model: model, loaders: loaders, history: history, best: best, recipe: recipe,
-                        validation: validation, test: test, failure: failure)
+        try writeReport(
+            run, plan: plan, data: data, model: model, loaders: loaders, history: history, best: best, recipe: recipe,
+            validation: validation, test: test, failure: failure)
         return FineTuneResult(
             runFolder: run, history: history, validation: validation, test: test,
-            classNames: data.images.classNames, bestEpoch: best, seconds: seconds)
+            classNames: data.images.classNames, bestEpoch: best, seconds: seconds, snapshotEnsemble: snapshots)
+    }
+
+    /// A run's weight-file metadata: the architecture, preprocessing and class names, and a
+    /// provenance of where training started, on what data, plus `provenance`'s own entries.
+    static func metadata(_ plan: Plan, data: Data, model: Model, provenance: [String: Any]) throws -> WeightMetadata {
+        let options = plan.options
+        let origin: [String: Any] = [
+            "source": plan.zooEntry.map { "zoo entry \($0.name)" } ?? plan.weights ?? "random initialisation",
+            "dataset": options.data ?? options.dataset?.rawValue ?? "demo dataset (\(options.demo.rawValue))",
+        ]
+        let json = try JSONSerialization.data(
+            withJSONObject: origin.merging(provenance) { _, own in own }, options: [.sortedKeys])
+        return WeightMetadata(
+            architecture: plan.entry.name, configuration: model.network.configuration,
+            preprocessing: model.preprocessing,
+            classNames: data.images.classNames, provenance: String(decoding: json, as: UTF8.self))
+    }
+
+    /// The ensemble of the run's snapshots (`--snapshots`) on the validation and test splits;
+    /// nil without snapshots.
+    static func snapshotEnsemble(_ trainer: Trainer, data: Data) throws -> SnapshotEnsembleResult? {
+        guard let files = trainer.callback(SnapshotSaver.self)?.savedFiles, !files.isEmpty else { return nil }
+        let ensemble = try Ensemble(files: files)
+        return SnapshotEnsembleResult(
+            files: files, validation: ensemble.evaluate(data.images, indices: data.split.validation),
+            test: data.split.test.isEmpty ? nil : ensemble.evaluate(data.images, indices: data.split.test))
     }
 
     /// report.html beside the charts.
-    static func writeReport(_ run: String, plan: Plan, data: Data, model: Model, loaders: Loaders, history: [EpochRecord], best: Int?,
-                            recipe: String, validation: Evaluation, test: Evaluation?, failure: Error?) throws {
+    static func writeReport(
+        _ run: String, plan: Plan, data: Data, model: Model, loaders: Loaders, history: [EpochRecord], best: Int?,
+        recipe: String, validation: Evaluation, test: Evaluation?, failure: Error?
+    ) throws {
         let options = plan.options
         var facts: [(String, String)] = [
             ("base", plan.zooEntry.map { "\($0.name) (\($0.summary))" } ?? "\(plan.entry.name), random initialisation"),
             ("data", options.data ?? options.dataset?.rawValue ?? "embedded demo (\(options.demo.rawValue))"),
             ("classes", data.images.classSummary),
-            ("split", "\(data.split.train.count) training, \(data.split.validation.count) validation, \(data.split.test.count) test images"),
+            (
+                "split",
+                "\(data.split.train.count) training, \(data.split.validation.count) validation, \(data.split.test.count) test images"
+            ),
             ("freeze", "--freeze \(options.freeze.text) of \(plan.stageCount) stages, input \(plan.size)x\(plan.size)"),
             ("recipe", recipe),
-            ("validation accuracy", String(format: "%.2f%% (best epoch %d; the split also chose the epoch)", validation.accuracy * 100, best ?? 0)),
+            (
+                "validation accuracy",
+                String(
+                    format: "%.2f%% (best epoch %d; the split also chose the epoch)", validation.accuracy * 100,
+                    best ?? 0)
+            ),
         ]
         if let test { facts.append(("held-out test accuracy", String(format: "%.2f%%", test.accuracy * 100))) }
         if let failure { facts.append(("stopped", "\(failure)")) }
         let rows = history.map { r in
-            [String(r.epoch), String(format: "%.4f", r.trainLoss), String(format: "%.1f%%", r.trainAccuracy * 100),
-             r.validationLoss.map { String(format: "%.4f", $0) } ?? "–", r.validationAccuracy.map { String(format: "%.1f%%", $0 * 100) } ?? "–",
-             String(format: "%.3g", r.learningRate), String(format: "%.1f", r.seconds), r.phase ?? ""]
+            [
+                String(r.epoch), String(format: "%.4f", r.trainLoss), String(format: "%.1f%%", r.trainAccuracy * 100),
+                r.validationLoss.map { String(format: "%.4f", $0) } ?? "–",
+                r.validationAccuracy.map { String(format: "%.1f%%", $0 * 100) } ?? "–",
+                String(format: "%.3g", r.learningRate), String(format: "%.1f", r.seconds), r.phase ?? "",
+            ]
         }
         let report = RunReport(
             title: "Graft run \((run as NSString).lastPathComponent)", facts: facts,
-            epochHeader: ["epoch", "loss", "accuracy", "val loss", "val accuracy", "learning rate", "seconds", "phase"], epochRows: rows,
+            epochHeader: [
+                "epoch", "loss", "accuracy", "val loss", "val accuracy", "learning rate", "seconds", "phase",
+            ], epochRows: rows,
             bestEpoch: best, classNames: data.images.classNames, confusion: validation.confusion,
             mistakes: mistakes(model, loaders.validation, data: data),
-            charts: [("loss.png", "loss per epoch"), ("accuracy.png", "accuracy per epoch"),
-                     ("confusion.png", "confusion matrix, validation split"), ("augmentation.png", "augmentation preview")])
+            charts: [
+                ("loss.png", "loss per epoch"), ("accuracy.png", "accuracy per epoch"),
+                ("confusion.png", "confusion matrix, validation split"), ("augmentation.png", "augmentation preview"),
+            ])
         try AtomicFile.write(report.html, to: run + "/report.html")
     }
 
@@ -268,9 +338,11 @@ extension FineTune {
                 let predicted = probabilities.indices.max { probabilities[$0] < probabilities[$1] }!
                 let truth = batch.labels[row]
                 guard predicted != truth else { continue }
-                found.append(RunReport.Mistake(image: data.images.images[index], name: data.images.name(at: index),
-                                               truth: data.images.classNames[truth], predicted: data.images.classNames[predicted],
-                                               confidence: Double(probabilities[predicted])))
+                found.append(
+                    RunReport.Mistake(
+                        image: data.images.images[index], name: data.images.name(at: index),
+                        truth: data.images.classNames[truth], predicted: data.images.classNames[predicted],
+                        confidence: Double(probabilities[predicted])))
             }
         }
         return Array(found.sorted { $0.confidence > $1.confidence }.prefix(limit))

@@ -100,6 +100,8 @@ public struct FineTuneResult: Sendable {
     /// Wall-clock seconds from setting up the feature cache to the end of training (loading the data,
     /// building the model and writing the run folder excluded).
     public var seconds: Double
+    /// The ensemble of the cycle-end snapshots (`--snapshots`); nil without them.
+    public var snapshotEnsemble: SnapshotEnsembleResult? = nil
 
     /// One line for the end of a run: validation accuracy and the best epoch, the held-out test
     /// accuracy when there is a test split, and the run folder.
@@ -108,7 +110,26 @@ public struct FineTuneResult: Sendable {
             format: "validation accuracy %.1f%% (best epoch %d, chosen on the validation split)",
             validation.accuracy * 100, bestEpoch ?? 0)
         if let test { line += String(format: "; held-out test accuracy %.1f%%", test.accuracy * 100) }
+        if let snapshotEnsemble { line += "; " + snapshotEnsemble.summaryLine }
         return line + "; wrote \(runFolder)"
+    }
+}
+
+/// How the snapshot ensemble of a run (`--snapshots`) scores: its members average their probabilities.
+public struct SnapshotEnsembleResult: Sendable {
+    /// The members' weight files (`snapshots/cycle-K.h5`), in cycle order.
+    public var files: [String]
+    /// The ensemble on the validation split.
+    public var validation: Evaluation
+    /// The ensemble on the held-out test split, when there is one.
+    public var test: Evaluation?
+
+    /// "snapshot ensemble of 3 models: validation accuracy 61.2%, held-out test accuracy 58.6%".
+    public var summaryLine: String {
+        var line = String(
+            format: "snapshot ensemble of %d models: validation accuracy %.1f%%", files.count, validation.accuracy * 100)
+        if let test { line += String(format: ", held-out test accuracy %.1f%%", test.accuracy * 100) }
+        return line
     }
 }
 

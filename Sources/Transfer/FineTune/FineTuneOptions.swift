@@ -36,8 +36,9 @@ public struct FineTuneOptions: Codable, Equatable, Sendable {
     public enum ScheduleKind: String, Codable, CaseIterable, Sendable {
         /// Constant; ×0.1 every third of the steps; exponential down to 1% by the last step; 1/t
         /// (inverse time) down to 10% by the last step; cosine down to 1%; one-cycle (30% rising);
-        /// constant with ×0.1 after a plateau of half the patience.
-        case constant, step, exponential, inverseTime = "inverse-time", cosine, onecycle, plateau
+        /// constant with ×0.1 after a plateau of half the patience; cosine with warm restarts
+        /// (SGDR: `cycles` equal cycles, each from the full rate down to 1%).
+        case constant, step, exponential, inverseTime = "inverse-time", cosine, onecycle, plateau, restarts
     }
 
     /// Datasets Graft knows how to load without a folder.
@@ -107,6 +108,13 @@ public struct FineTuneOptions: Codable, Equatable, Sendable {
     public var schedule: ScheduleKind = .cosine
     /// Epochs of linear learning-rate warm-up before the schedule.
     public var warmupEpochs = 0
+    /// The warm-restart cycles of `schedule` `.restarts`: the epochs after warm-up split into this
+    /// many equal cycles of whole epochs (left-over epochs run at the last cycle's end rate).
+    public var cycles = 3
+    /// Snapshot ensembles (Huang et al., 2017): save the model at the end of every warm-restart
+    /// cycle (`snapshots/cycle-K.h5` in the run folder) and report the ensemble of them; needs
+    /// `schedule` `.restarts`. Early stopping does not stop such a run (a restart raises the loss on purpose).
+    public var snapshots = false
     /// Dropout on the pooled features before the new head (ResNets; 0: none).
     public var dropout: Float = 0
     /// DropBlock rate after every block of a ResNet's last two stages (Ghiasi et al., 2018; 0: none).
@@ -193,6 +201,14 @@ public struct FineTuneOptions: Codable, Equatable, Sendable {
         try Limits.check("max pixels", maxPixels, in: Limits.maxPixels)
         try Limits.check("warm-up epochs", warmupEpochs, in: 0...epochs)
         try Limits.check("head epochs", headEpochs, in: 0...epochs)
+        if schedule == .restarts {
+            try Limits.check("cycles", cycles, in: 1...max(1, epochs - warmupEpochs))
+        }
+        guard !snapshots || schedule == .restarts else {
+            throw LimitError(
+                option: "snapshots", value: "--schedule \(schedule.rawValue)",
+                allowed: "used with --schedule restarts (a snapshot is taken at the end of each warm-restart cycle)")
+        }
         func positive(_ name: String, _ value: Float?) throws {
             guard let value else { return }
             guard value > 0, value.isFinite else {

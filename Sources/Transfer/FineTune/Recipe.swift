@@ -41,7 +41,8 @@ public enum Recipe {
             let members = trainable.filter { $0.key.hasPrefix(key + ".") }
             guard !members.isEmpty else { continue }
             let factor = Float(Foundation.pow(Double(options.bodyLearningRateFactor), Double(depth + 1)))
-            groups.append(ParameterGroup(members, learningRate: rate * factor, weightDecay: decay, regularizer: penalty))
+            groups.append(
+                ParameterGroup(members, learningRate: rate * factor, weightDecay: decay, regularizer: penalty))
             assigned.formUnion(members.map(\.key))
         }
         let rest = trainable.filter { !assigned.contains($0.key) }
@@ -66,11 +67,26 @@ public enum Recipe {
         case .onecycle:
             let total = max(steps + warmup, 4)
             return LearningRateScheduler(OneCycle(totalSteps: total, warmupFraction: 0.3))
+        case .restarts:
+            let period = cycleEpochs(options) * stepsPerEpoch
+            return LearningRateScheduler(
+                CosineWarmRestarts(period: period, minimum: 0.01, cycles: options.cycles), warmupSteps: warmup)
         case .plateau:
             return LearningRateScheduler(
                 ConstantSchedule(), warmupSteps: warmup,
                 plateau: ReduceOnPlateau(factor: 0.1, patience: max(1, options.patience / 2)))
         }
+    }
+
+    /// The length in epochs of one warm-restart cycle (`--schedule restarts`): the epochs after
+    /// warm-up shared equally by `options.cycles`, rounded down.
+    public static func cycleEpochs(_ options: FineTuneOptions) -> Int {
+        max(1, (options.epochs - options.warmupEpochs) / options.cycles)
+    }
+
+    /// The epochs (1-based) at whose end a warm-restart cycle ends, where `--snapshots` saves a model.
+    public static func cycleEnds(_ options: FineTuneOptions) -> [Int] {
+        (1...options.cycles).map { options.warmupEpochs + $0 * cycleEpochs(options) }
     }
 
     /// One line naming what was built: the rule with its settings, the groups' rates, the
@@ -88,7 +104,9 @@ public enum Recipe {
         var parts = [
             "\(rule) lr \(rates)", "weight decay \(options.weightDecay)", scheduler.description,
             "batch \(options.batchSize)", "\(options.epochs) epochs",
-            "patience \(options.patience) on \(options.monitor.rawValue)",
+            options.snapshots
+                ? "best epoch by \(options.monitor.rawValue), no early stop"
+                : "patience \(options.patience) on \(options.monitor.rawValue)",
         ]
         if options.l1 > 0 { parts.append("L1 penalty \(options.l1)") }
         if options.minDelta > 0 { parts.append("min delta \(options.minDelta)") }
@@ -99,6 +117,7 @@ public enum Recipe {
         if options.headEpochs > 0 { parts.append("\(options.headEpochs) head-only epochs first") }
         if options.probeHead { parts.append("head started as the linear probe") }
         if options.dropout > 0 { parts.append("dropout \(options.dropout) before the head") }
+        if options.snapshots { parts.append("a snapshot at the end of each of the \(options.cycles) cycles") }
         if options.dropBlock > 0 { parts.append("DropBlock \(options.dropBlock) in the last two stages") }
         parts += ["bn \(options.batchNorm.rawValue)", "pipeline \(options.pipeline)", "seed \(options.seed)"]
         return parts.joined(separator: ", ")
