@@ -134,9 +134,12 @@ public struct Snapshot {
 
     init(named: [String: Tensor]) { self.named = named }
 
-    /// Writes the values back into `model`'s parameters and buffers of the same keys (others are left alone).
-    public func restore(into model: Module) {
-        for (key, parameter) in model.namedParameters { if let value = named[key] { parameter.value = value } }
+    /// Writes the values back into `model`'s parameters and buffers of the same keys (others are
+    /// left alone); with `buffersOnly`, only the buffers (BatchNorm's running statistics).
+    public func restore(into model: Module, buffersOnly: Bool = false) {
+        if !buffersOnly {
+            for (key, parameter) in model.namedParameters { if let value = named[key] { parameter.value = value } }
+        }
         for (key, buffer) in model.namedBuffers { if let value = named[key] { buffer.value = value } }
     }
 }

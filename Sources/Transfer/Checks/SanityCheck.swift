@@ -1,7 +1,7 @@
 import Engine
 import Foundation
-import Logging
 import Layers
+import Logging
 import Optimizers
 import Vision
 import Zoo
@@ -22,14 +22,28 @@ public enum SanityCheck {
         public var loss: Double
         /// Whether the last step classified every image of the subset right.
         public var reached: Bool
+        /// The gradient check run before training (nil when it was not asked for).
+        public var gradients: GradientCheck.Result? = nil
 
-        /// One line: `ok: …` when the subset was memorised, else `FAILED: …` with what to check.
+        /// Whether the subset was memorised and the gradient check, if any, passed.
+        public var passed: Bool { reached && (gradients?.passed ?? true) }
+
+        /// The gradient check's line (if it ran), then `ok: …` when the subset was memorised, else
+        /// `FAILED: …` with what to check.
         public var description: String {
+            (gradients.map { "\($0)\n" } ?? "") + overfitting
+        }
+
+        private var overfitting: String {
             reached
-                ? String(format: "ok: reached 100%% training accuracy on %d images after %d steps (loss %.4f)", images, steps, loss)
-                : String(format: "FAILED: %.0f%% training accuracy on %d images after %d steps (loss %.4f); a model should memorise "
-                         + "this few: check the labels, the learning rate (finetune lr-find) and that enough of the model trains",
-                         accuracy * 100, images, steps, loss)
+                ? String(
+                    format: "ok: reached 100%% training accuracy on %d images after %d steps (loss %.4f)", images,
+                    steps, loss)
+                : String(
+                    format:
+                        "FAILED: %.0f%% training accuracy on %d images after %d steps (loss %.4f); a model should memorise "
+                        + "this few: check the labels, the learning rate (finetune lr-find) and that enough of the model trains",
+                    accuracy * 100, images, steps, loss)
         }
     }
 
@@ -48,9 +62,13 @@ public enum SanityCheck {
     }
 
     /// Overfits the first `images` training images (spread over the classes) for at most
-    /// `maxSteps` steps, one batch per step.
-    public static func run(_ options: FineTuneOptions, images count: Int = 20, maxSteps: Int = 200,
-                           log: Logger = .graft) throws -> Result {
+    /// `maxSteps` steps, one batch per step; first, with `gradientCheck`, compares the model's
+    /// gradients with central differences on 8 random normal images with those images' labels
+    /// (`GradientCheck`).
+    public static func run(
+        _ options: FineTuneOptions, images count: Int = 20, maxSteps: Int = 200,
+        gradientCheck: Bool = true, log: Logger = .graft
+    ) throws -> Result {
         var options = options
         options.pipeline = ""
         options.weightDecay = 0
@@ -73,14 +91,27 @@ public enum SanityCheck {
             round += 1
         }
         let p = model.preprocessing
-        let loader = BatchLoader(source: data.images, indices: subset.sorted(), batchSize: subset.count, imageSize: (plan.size, plan.size),
-                                 mean: p.mean, std: p.std, channelOrder: p.channelOrder, shuffle: false, seed: options.seed)
+        let loader = BatchLoader(
+            source: data.images, indices: subset.sorted(), batchSize: subset.count, imageSize: (plan.size, plan.size),
+            mean: p.mean, std: p.std, channelOrder: p.channelOrder, shuffle: false, seed: options.seed)
+        var gradients: GradientCheck.Result?
+        if gradientCheck, let batch = loader.batches(epoch: 0).first(where: { _ in true }) {
+            // Random normal images with the batch's labels (see GradientCheck on why not the images).
+            let n = min(8, batch.labels.count)
+            var random = RandomGenerator(seed: options.seed)
+            let images = Tensor.randomNormal(batch.images.slice(batch: 0..<n).shape, using: &random)
+            gradients = try GradientCheck.run(model.network, images: images, labels: Array(batch.labels.prefix(n)))
+        }
         let optimizer = Recipe.optimizer(options, model: model.network)
-        let trainer = Trainer(model: model.network, optimizer: optimizer, callbacks: [NoDropout(), DivergenceGuard(), StopWhenMemorised()],
-                              seed: options.seed)
+        let trainer = Trainer(
+            model: model.network, optimizer: optimizer,
+            callbacks: [NoDropout(), DivergenceGuard(), StopWhenMemorised()],
+            seed: options.seed)
         let history = try trainer.fit(train: loader, validation: nil, epochs: maxSteps)
         let last = history.last
-        return Result(images: subset.count, steps: history.count, accuracy: last?.trainAccuracy ?? 0, loss: last?.trainLoss ?? .nan,
-                      reached: (last?.trainAccuracy ?? 0) >= 1)
+        return Result(
+            images: subset.count, steps: history.count, accuracy: last?.trainAccuracy ?? 0,
+            loss: last?.trainLoss ?? .nan,
+            reached: (last?.trainAccuracy ?? 0) >= 1, gradients: gradients)
     }
 }
