@@ -27,6 +27,24 @@ public final class MaxPool2D: Pool2D {
     }
 }
 
+/// Median pooling (the lecture notes' third pooling operation after max and mean): the lower
+/// median of each window's real cells, padded cells left out. The stride defaults to the pool size.
+public final class MedianPool2D: Module {
+    public let pool: (Int, Int), stride: (Int, Int), padding: Padding
+
+    public init(_ pool: Int = 2, stride: Int? = nil, padding: Padding = .valid) {
+        self.pool = (pool, pool)
+        self.stride = (stride ?? pool, stride ?? pool)
+        self.padding = padding
+    }
+
+    public override func forward(_ x: Variable) -> Variable {
+        medianPool2d(x, pool: pool, stride: stride, padding: padding)
+    }
+
+    public override var summary: String { "MedianPool2D(\(pool.0)x\(pool.1), stride \(stride.0), \(padding))" }
+}
+
 /// Average pooling; padded cells are left out of each average (Keras).
 public final class AvgPool2D: Pool2D {
     public init(_ pool: Int = 2, stride: Int? = nil, padding: Padding = .valid) {

@@ -3,14 +3,15 @@ import TestSupport
 import XCTest
 
 /// Every differentiable op's backward against central differences (tolerances in
-/// `checkGradients`: eps 1e-2, rtol 1e-2, atol 2e-3), on the fixture inputs. Max-type ops
-/// get well-separated inputs (spacing 0.05 > 2·eps) so no perturbation changes the arg-max.
+/// `checkGradients`: eps 1e-2, rtol 1e-2, atol 2e-3), on the fixture inputs. Max- and
+/// median-type ops get well-separated inputs (spacing 0.05 > 2·eps) so no perturbation
+/// changes which cell is chosen.
 final class GradientCheckTests: XCTestCase {
     func testEveryFixtureOpAgainstCentralDifferences() {
         var rng = RandomGenerator(seed: 11)
         for c in PyTorchParityTests.cases {
             var inputs = c.inputs
-            if c.op == "max" || c.op == "maxpool2d" || c.op == "global_max_pool" {
+            if ["max", "maxpool2d", "global_max_pool", "medianpool2d"].contains(c.op) {
                 let x = inputs["x"]!
                 var values = (0..<x.count).map { Float($0) * 0.05 - Float(x.count) * 0.025 }
                 values.shuffle(using: &rng)

@@ -10,7 +10,7 @@ final class PyTorchParityTests: XCTestCase {
 
     func testFixturesCoverEveryOp() {
         let ops = Set(Self.cases.map(\.op))
-        for op in ["conv2d", "maxpool2d", "avgpool2d", "global_avg_pool", "batchnorm", "relu", "leaky_relu", "elu",
+        for op in ["conv2d", "maxpool2d", "avgpool2d", "medianpool2d", "global_avg_pool", "batchnorm", "relu", "leaky_relu", "elu",
                    "sigmoid", "tanh", "softmax", "log_softmax", "matmul", "linear", "add", "sub", "mul", "div",
                    "sum", "mean", "max", "exp", "log", "sqrt", "square", "abs", "pow", "permute", "concatenate",
                    "global_max_pool", "zero_pad2d"] {

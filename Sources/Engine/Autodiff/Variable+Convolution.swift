@@ -41,6 +41,20 @@ private func pool2d(_ kind: Pool2DGeometry.Kind, _ x: Variable, pool: (Int, Int)
     }
 }
 
+/// Median pooling over NHWC windows: the lower median of each window's real cells
+/// (`Kernels.medianPool2d`); the gradient goes to the chosen cell.
+public func medianPool2d(_ x: Variable, pool: (Int, Int), stride: (Int, Int)? = nil, padding: Padding = .valid) -> Variable {
+    ensure(x.shape.count == 4, "medianPool2d: expects an NHWC input of rank 4, got \(x.shape)")
+    let window = require {
+        try Window2D(op: "medianPool2D", input: (x.shape[1], x.shape[2]), kernel: pool, stride: stride ?? pool, padding: padding)
+    }
+    let inputShape = x.shape
+    let (y, sources) = Kernels.medianPool2d(x.value, window: window)
+    return Variable.record("medianPool2d", [x], value: y) { dy in
+        [Kernels.medianPool2dBackward(dy, sources: sources, inputShape: inputShape)]
+    }
+}
+
 /// The mean over height and width: `[n, h, w, c] -> [n, c]`.
 public func globalAvgPool(_ x: Variable) -> Variable {
     let inShape = x.shape

@@ -9,6 +9,7 @@ func runFixtureOp(_ c: FixtureCase, _ v: [String: Variable]) -> Variable {
                       dilation: c.pair("dilation"), groups: c.int("groups"))
     case "maxpool2d": return maxPool2d(v["x"]!, pool: c.pair("pool"), stride: c.pair("stride"), padding: c.padding)
     case "avgpool2d": return avgPool2d(v["x"]!, pool: c.pair("pool"), stride: c.pair("stride"), padding: c.padding)
+    case "medianpool2d": return medianPool2d(v["x"]!, pool: c.pair("pool"), stride: c.pair("stride"), padding: c.padding)
     case "global_avg_pool": return globalAvgPool(v["x"]!)
     case "batchnorm":
         let stats = c.bool("training") ? nil : (v["running_mean"]!.value, v["running_var"]!.value)
