@@ -409,6 +409,13 @@ public struct DatasetSplit: Codable, Equatable, Sendable {
         return split
     }
 
+    /// A bootstrap resample of `indices` (Efron, 1979; what bagging trains each member on): as many
+    /// draws with replacement, sorted; about 63% of the originals appear, some several times.
+    public static func bootstrap(_ indices: [Int], seed: UInt64) -> [Int] {
+        var rng = RandomGenerator(seed: seed)
+        return indices.map { _ in indices[rng.nextInt(below: indices.count)] }.sorted()
+    }
+
     public func save(to path: String) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

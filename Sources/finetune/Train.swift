@@ -393,6 +393,27 @@ struct Probe: ParsableCommand {
     }
 }
 
+struct Bag: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract:
+            "Bagging: fine-tune several models, each on its own bootstrap resample of the training split, and score their ensemble.",
+        discussion:
+            "Every member is an ordinary run folder (NAME-bagK) with the same seed, so the validation and test splits are shared."
+    )
+
+    @Option(help: "How many models (bootstrap resamples 1 to K).") var models = 5
+    @OptionGroup var training: TrainingOptions
+
+    func validate() throws { try within("--models", models, 2...100) }
+
+    func run() throws {
+        Interrupts.install()
+        let result = try Bagging.run(training.options, models: models)
+        print(result.summaryLine)
+        print("ensemble: finetune predict " + result.files.map { "--model \($0)" }.joined(separator: " ") + " IMAGE...")
+    }
+}
+
 struct Tune: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract:

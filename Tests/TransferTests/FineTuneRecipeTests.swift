@@ -391,6 +391,28 @@ final class FineTuneRecipeTests: XCTestCase {
         XCTAssertTrue(summary.contains(ensemble.summaryLine), summary)
     }
 
+    /// Bagging: each member trains on its own bootstrap resample of the same training split
+    /// (repeats, only training images; through the feature cache, which must take repeats), the
+    /// validation split is shared, and the ensemble is scored on all of it.
+    func testBaggingTrainsEachMemberOnItsOwnResample() throws {
+        var o = options(epochs: 1)
+        o.freeze = .stages(1)
+        let plain = try FineTune.loadData(try FineTune.resolve(o), log: .silent).split
+        let result = try Bagging.run(o, models: 2, log: .silent)
+        let splits = try result.members.map { try DatasetSplit.load($0.runFolder + "/split.json") }
+        for split in splits {
+            XCTAssertEqual(split.validation, plain.validation)
+            XCTAssertEqual(split.train.count, plain.train.count)
+            XCTAssertTrue(Set(split.train).isSubset(of: plain.train))
+            XCTAssertLessThan(Set(split.train).count, split.train.count, "drawn with replacement")
+        }
+        XCTAssertNotEqual(splits[0].train, splits[1].train)
+        XCTAssertTrue(result.members[1].runFolder.hasSuffix("-bag2"), result.members[1].runFolder)
+        XCTAssertEqual(result.validation.confusion.joined().reduce(0, +), plain.validation.count)
+        XCTAssertEqual(DatasetSplit.bootstrap(plain.train, seed: 9), DatasetSplit.bootstrap(plain.train, seed: 9))
+        XCTAssertThrowsError(try Bagging.run(o, models: 1, log: .silent))
+    }
+
     /// Snapshots need the warm-restart schedule, and the cycles must fit the epochs.
     func testSnapshotsAndCyclesAreChecked() throws {
         var o = options(epochs: 4)

@@ -51,16 +51,24 @@ public final class FeatureCache: @unchecked Sendable {
     /// [height, width, channels], `views` entries per image; in memory when they fit `budgetBytes`, else in
     /// the memory-mapped `spillFile`.
     /// - Throws: `FeatureCacheError.spillNotWritable` when the spill file cannot be created, sized or mapped.
-    public init(model: any ZooModel, stages: Int, indices: [Int], imageShape: [Int], views: Int, precision: Precision = .float32,
-                budgetBytes: Int, spillFile: String) throws {
-        ensure(stages >= 1 && stages <= model.stages.count && views >= 1, "FeatureCache: stages \(stages), views \(views)")
+    public init(
+        model: any ZooModel, stages: Int, indices: [Int], imageShape: [Int], views: Int,
+        precision: Precision = .float32,
+        budgetBytes: Int, spillFile: String
+    ) throws {
+        ensure(
+            stages >= 1 && stages <= model.stages.count && views >= 1, "FeatureCache: stages \(stages), views \(views)")
         self.model = model
         self.stages = stages
         self.views = views
         self.precision = precision
-        let probe = Autodiff.withoutGradients { model.features(Variable(.zeros([1] + imageShape)), throughStage: stages - 1) }
+        let probe = Autodiff.withoutGradients {
+            model.features(Variable(.zeros([1] + imageShape)), throughStage: stages - 1)
+        }
         featureShape = Array(probe.shape.dropFirst())
-        slots = Dictionary(uniqueKeysWithValues: indices.enumerated().map { ($0.element, $0.offset) })
+        // A bootstrap resample (bagging) lists an image more than once: its copies share a slot.
+        slots = Dictionary(
+            indices.enumerated().map { ($0.element, $0.offset) }, uniquingKeysWith: { first, _ in first })
         let entry = featureShape.product * (precision == .float16 ? 2 : 4)
         bytes = max(1, indices.count * views * entry)
         filled = [Bool](repeating: false, count: indices.count * views)
@@ -84,13 +92,17 @@ public final class FeatureCache: @unchecked Sendable {
     /// The bytes of one entry: the first `stages` stages' output for one image of `imageShape`
     /// [height, width, channels], at `precision` (what a caller checks a batch against the budget with).
     public static func entryBytes(model: any ZooModel, stages: Int, imageShape: [Int], precision: Precision) -> Int {
-        let probe = Autodiff.withoutGradients { model.features(Variable(.zeros([1] + imageShape)), throughStage: stages - 1) }
+        let probe = Autodiff.withoutGradients {
+            model.features(Variable(.zeros([1] + imageShape)), throughStage: stages - 1)
+        }
         return probe.shape.dropFirst().product * (precision == .float16 ? 2 : 4)
     }
 
     private static func mapSpillFile(_ path: String, bytes: Int) throws -> UnsafeMutableRawPointer {
         let fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw FeatureCacheError.spillNotWritable(path: path, reason: String(cString: strerror(errno))) }
+        guard fd >= 0 else {
+            throw FeatureCacheError.spillNotWritable(path: path, reason: String(cString: strerror(errno)))
+        }
         defer { close(fd) }
         guard ftruncate(fd, off_t(bytes)) == 0 else {
             throw FeatureCacheError.spillNotWritable(path: path, reason: String(cString: strerror(errno)))
@@ -196,7 +208,8 @@ public final class CachedBatches: BatchSource, @unchecked Sendable {
             kept = images.indices
             cache.fill(kept, view: view, images: images.images)
         }
-        return Batch(images: cache.fetch(kept, view: view), labels: kept.map { loader.source.label(at: $0) }, indices: kept)
+        return Batch(
+            images: cache.fetch(kept, view: view), labels: kept.map { loader.source.label(at: $0) }, indices: kept)
     }
 
     /// The epoch's batches, with the loader's batch boundaries.
@@ -239,11 +252,13 @@ public enum FeatureCacheError: Error, CustomStringConvertible {
     /// A message in MB naming the option to change (`--cache-memory`, `--cache-views 0`).
     public var description: String {
         switch self {
-        case let .budgetTooSmall(budget, batch):
-            return "--cache-memory \(budget / (1 << 20)) MB cannot hold even one batch of cached features (\(batch / (1 << 20)) MB); "
+        case .budgetTooSmall(let budget, let batch):
+            return
+                "--cache-memory \(budget / (1 << 20)) MB cannot hold even one batch of cached features (\(batch / (1 << 20)) MB); "
                 + "raise it, or turn the cache off with --cache-views 0"
-        case let .spillNotWritable(path, reason):
-            return "the feature cache does not fit its memory budget and its spill file \(path) cannot be written (\(reason)); "
+        case .spillNotWritable(let path, let reason):
+            return
+                "the feature cache does not fit its memory budget and its spill file \(path) cannot be written (\(reason)); "
                 + "free disk space, raise --cache-memory, or turn the cache off with --cache-views 0"
         }
     }

@@ -127,7 +127,8 @@ public struct SnapshotEnsembleResult: Sendable {
     /// "snapshot ensemble of 3 models: validation accuracy 61.2%, held-out test accuracy 58.6%".
     public var summaryLine: String {
         var line = String(
-            format: "snapshot ensemble of %d models: validation accuracy %.1f%%", files.count, validation.accuracy * 100)
+            format: "snapshot ensemble of %d models: validation accuracy %.1f%%", files.count, validation.accuracy * 100
+        )
         if let test { line += String(format: ", held-out test accuracy %.1f%%", test.accuracy * 100) }
         return line
     }
@@ -160,12 +161,13 @@ public enum FineTune {
         /// The architecture's configuration before sizing (the zoo entry's, an override, or the registry's).
         public var configuration: ModelConfiguration
 
-        /// The run folder's name: `ARCH-freezeN-seedS`, N being `all`, `auto` or the stage count.
+        /// The run folder's name: `ARCH-freezeN-seedS`, N being `all`, `auto` or the stage count,
+        /// then `-bagK` for bootstrap resample K.
         public var runName: String {
             let freeze =
                 options.freeze == .allButHead
                 ? "all" : options.freeze == .auto ? "auto" : "\(FineTune.stagesFrozen(options.freeze, of: stageCount))"
-            return "\(entry.name)-freeze\(freeze)-seed\(options.seed)"
+            return "\(entry.name)-freeze\(freeze)-seed\(options.seed)" + (options.bootstrap.map { "-bag\($0)" } ?? "")
         }
     }
 
@@ -331,6 +333,12 @@ public enum FineTune {
         }
         split.train = limit(split.train, options.trainPerClass)
         split.validation = limit(split.validation, options.validationPerClass)
+        if let draw = options.bootstrap {
+            split.train = DatasetSplit.bootstrap(split.train, seed: mixSeeds(options.seed, UInt64(draw)))
+            log.info(
+                "bagging: bootstrap resample \(draw), \(Set(split.train).count) distinct of \(split.train.count) training images"
+            )
+        }
         guard !split.train.isEmpty, !split.validation.isEmpty, options.testFraction == 0 || !split.test.isEmpty else {
             throw FineTuneError.tooFewImages(
                 counts: images.classCounts, fraction: options.validationFraction + options.testFraction)
@@ -361,11 +369,12 @@ public enum FineTune {
     }
 
     /// `configuration` with the options' head dropout and DropBlock (ResNets only).
-    static func regularised(_ configuration: ModelConfiguration, _ options: FineTuneOptions, architecture: String) throws
+    static func regularised(_ configuration: ModelConfiguration, _ options: FineTuneOptions, architecture: String)
+        throws
         -> ModelConfiguration
     {
         guard options.dropout > 0 || options.dropBlock > 0 else { return configuration }
-        guard case var .resnet(config) = configuration else {
+        guard case .resnet(var config) = configuration else {
             throw FineTuneError.regularisationUnavailable(
                 option: options.dropout > 0 ? "--dropout" : "--drop-block", architecture: architecture)
         }
@@ -386,7 +395,8 @@ public enum FineTune {
         Random.seed(initialisationSeed(options.seed, pretrained: plan.weights != nil))
         let channels = plan.zooEntry?.inputSize[2] ?? (data.images.images.contains { $0.channels == 3 } ? 3 : 1)
         let configuration = try regularised(
-            plan.configuration.withClasses(data.images.classNames.count).withInputChannels(channels).sized(to: plan.size),
+            plan.configuration.withClasses(data.images.classNames.count).withInputChannels(channels).sized(
+                to: plan.size),
             options, architecture: plan.entry.name)
         if let problem = configuration.problem {
             throw FineTuneError.invalidSize(architecture: plan.entry.name, size: plan.size, problem: problem)
@@ -521,7 +531,8 @@ public enum FineTune {
             log: log)
         let limit = deepestFreeze(plan.options, stages: plan.stageCount)
         let (stages, reason) = StageProbe.chooseFreeze(results.filter { $0.stage <= limit })
-        log.info("\(reason)\(limit < plan.stageCount ? " (at most \(limit): --drop-block trains the last two stages)" : "")")
+        log.info(
+            "\(reason)\(limit < plan.stageCount ? " (at most \(limit): --drop-block trains the last two stages)" : "")")
         var chosen = plan
         chosen.options.freeze = .stages(stages)
         return (chosen, results)

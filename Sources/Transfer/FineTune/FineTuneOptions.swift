@@ -38,7 +38,9 @@ public struct FineTuneOptions: Codable, Equatable, Sendable {
         /// (inverse time) down to 10% by the last step; cosine down to 1%; one-cycle (30% rising);
         /// constant with ×0.1 after a plateau of half the patience; cosine with warm restarts
         /// (SGDR: `cycles` equal cycles, each from the full rate down to 1%).
-        case constant, step, exponential, inverseTime = "inverse-time", cosine, onecycle, plateau, restarts
+        case constant, step, exponential
+        case inverseTime = "inverse-time"
+        case cosine, onecycle, plateau, restarts
     }
 
     /// Datasets Graft knows how to load without a folder.
@@ -146,6 +148,10 @@ public struct FineTuneOptions: Codable, Equatable, Sendable {
     public var trainPerClass: Int?
     /// Few-shot: keep only this many validation images per class (nil: all).
     public var validationPerClass: Int?
+    /// Bagging: train on bootstrap resample number k (from 1) of the training split, as many
+    /// images drawn with replacement (`DatasetSplit.bootstrap`, seeded by `seed` and k); the
+    /// validation and test splits stay as they are. nil: the training split itself. `Bagging` sets it.
+    public var bootstrap: Int?
     /// Frozen-prefix feature cache: K augmented views per training image (0: off; nil: 4 when
     /// the cache applies and the pipeline augments, 1 when it does not).
     public var cacheViews: Int?
@@ -201,6 +207,9 @@ public struct FineTuneOptions: Codable, Equatable, Sendable {
         try Limits.check("max pixels", maxPixels, in: Limits.maxPixels)
         try Limits.check("warm-up epochs", warmupEpochs, in: 0...epochs)
         try Limits.check("head epochs", headEpochs, in: 0...epochs)
+        if let bootstrap, bootstrap < 1 {
+            throw LimitError(option: "bootstrap", value: "\(bootstrap)", allowed: "a resample number of at least 1")
+        }
         if schedule == .restarts {
             try Limits.check("cycles", cycles, in: 1...max(1, epochs - warmupEpochs))
         }
@@ -222,7 +231,8 @@ public struct FineTuneOptions: Codable, Equatable, Sendable {
         try positive("body learning-rate factor", bodyLearningRateFactor)
         guard momentum >= 0, momentum < 1, optimizer != .nesterov || momentum > 0 else {
             throw LimitError(
-                option: "momentum", value: "\(momentum)", allowed: optimizer == .nesterov ? "in (0, 1) for nesterov" : "in [0, 1)")
+                option: "momentum", value: "\(momentum)",
+                allowed: optimizer == .nesterov ? "in (0, 1) for nesterov" : "in [0, 1)")
         }
         guard l1 >= 0, l1.isFinite else {
             throw LimitError(option: "l1", value: "\(l1)", allowed: "zero or positive")
@@ -249,7 +259,9 @@ public struct FineTuneOptions: Codable, Equatable, Sendable {
     /// Options from JSON written by this or an earlier version: settings the file does not
     /// have keep their defaults (a run folder from before an option existed still resumes).
     public static func decode(_ data: Foundation.Data) throws -> FineTuneOptions {
-        let defaults = try JSONSerialization.jsonObject(with: JSONEncoder().encode(FineTuneOptions.defaults)) as? [String: Any] ?? [:]
+        let defaults =
+            try JSONSerialization.jsonObject(with: JSONEncoder().encode(FineTuneOptions.defaults)) as? [String: Any]
+            ?? [:]
         guard let saved = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
             return try JSONDecoder().decode(FineTuneOptions.self, from: data)
         }
