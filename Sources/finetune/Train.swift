@@ -426,6 +426,10 @@ struct Tune: ParsableCommand {
     @Option(help: "Keep the best K trials' models as an ensemble (OUT/ensemble/model-N.h5).") var keep = 0
     @Option(name: .customLong("tune-freeze"), help: "Also choose --freeze among these stage counts, e.g. 2,3,4.")
     var tuneFreeze: String?
+    @Option(
+        name: .customLong("tune-dropout"),
+        help: "Also sample --dropout uniformly in LO,HI, e.g. 0,0.5 (ResNets).")
+    var tuneDropout: String?
     @Option(help: "Where the search goes.") var out = "runs/tune"
     @OptionGroup var training: TrainingOptions
 
@@ -444,13 +448,23 @@ struct Tune: ParsableCommand {
             }
             ranges.freeze = values
         }
+        if let tuneDropout {
+            let bounds = tuneDropout.split(separator: ",").compactMap { Float($0.trimmingCharacters(in: .whitespaces)) }
+            guard bounds.count == 2, bounds[0] >= 0, bounds[0] <= bounds[1], bounds[1] < 1 else {
+                throw ValidationError(
+                    "--tune-dropout takes two rates LO,HI with 0 ≤ LO ≤ HI < 1, like 0,0.5, not '\(tuneDropout)'")
+            }
+            ranges.dropout = bounds[0]...bounds[1]
+        }
         let ranked = try Tuning.run(training.options, trials: trials, ranges: ranges, folder: out)
         print(
             "best: "
                 + String(
                     format: "lr %.3g, weight decay %.3g%@: validation accuracy %.1f%% (%@)",
                     Double(ranked[0].learningRate),
-                    Double(ranked[0].weightDecay), ranked[0].freeze.map { ", --freeze \($0)" } ?? "",
+                    Double(ranked[0].weightDecay),
+                    (ranked[0].freeze.map { ", --freeze \($0)" } ?? "")
+                        + (ranked[0].dropout.map { String(format: ", --dropout %.2f", $0) } ?? ""),
                     ranked[0].validationAccuracy * 100, ranked[0].runFolder))
         if keep > 0 {
             let files = try Tuning.keep(ranked, count: keep, folder: out)

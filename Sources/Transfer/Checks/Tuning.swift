@@ -20,6 +20,8 @@ public enum Tuning {
         public var weightDecay: Float
         /// The sampled `--freeze` stage count; nil when `Ranges.freeze` is nil (the options' freeze).
         public var freeze: Int?
+        /// The sampled `--dropout` rate; nil when `Ranges.dropout` is nil (the options' dropout).
+        public var dropout: Float?
         /// The validation accuracy of the weights the trial ended with (its best epoch's), in [0, 1].
         public var validationAccuracy: Double
         /// The validation loss of the same weights (ties in accuracy rank by the lower loss).
@@ -40,6 +42,9 @@ public enum Tuning {
         public var weightDecay: ClosedRange<Float> = 1e-6...1e-2
         /// Stage counts to choose from (nil: keep the options' freeze).
         public var freeze: [Int]?
+        /// Dropout rates before a ResNet's head, sampled uniformly (a rate is not a scale, so not in
+        /// log space); nil: keep the options' dropout.
+        public var dropout: ClosedRange<Float>?
         /// The default ranges, with the options' freeze kept.
         public init() {}
     }
@@ -69,20 +74,15 @@ public enum Tuning {
         var current = ranges
         for number in 1...trials {
             if number == trials / 2 + 1, results.count >= 3 {
-                let best = results.sorted { $0.validationAccuracy > $1.validationAccuracy }.prefix(
-                    max(1, results.count / 3))
-                // The span of the best third, widened by 2x each way (within the first ranges).
-                func around(_ values: [Float], within range: ClosedRange<Float>) -> ClosedRange<Float> {
-                    max(values.min()! / 2, range.lowerBound)...min(values.max()! * 2, range.upperBound)
+                current = narrowed(ranges, around: results)
+                let dropout = current.dropout.map {
+                    String(format: ", dropout %.2f...%.2f", Double($0.lowerBound), Double($0.upperBound))
                 }
-                current.learningRate = around(best.map(\.learningRate), within: ranges.learningRate)
-                current.weightDecay = around(best.map(\.weightDecay), within: ranges.weightDecay)
-                if ranges.freeze != nil { current.freeze = Array(Set(best.compactMap(\.freeze))).sorted() }
                 let message = String(
-                    format: "narrowing to the best third: lr %.2g...%.2g, weight decay %.2g...%.2g",
+                    format: "narrowing to the best third: lr %.2g...%.2g, weight decay %.2g...%.2g%@",
                     Double(current.learningRate.lowerBound),
                     Double(current.learningRate.upperBound), Double(current.weightDecay.lowerBound),
-                    Double(current.weightDecay.upperBound))
+                    Double(current.weightDecay.upperBound), dropout ?? "")
                 log.info("\(message)")
             }
             var o = base
@@ -90,18 +90,23 @@ public enum Tuning {
             o.weightDecay = logUniform(current.weightDecay, &rng)
             let freeze = current.freeze.map { $0[Int(rng.next() % UInt64($0.count))] }
             if let freeze { o.freeze = .stages(freeze) }
+            let dropout = current.dropout.map { $0.lowerBound + ($0.upperBound - $0.lowerBound) * rng.nextUniform() }
+            if let dropout { o.dropout = dropout }
             o.runsDirectory = folder + "/trials"
             o.progressBar = false
             let result = try FineTune.run(o, log: .silent)
             let trial = Trial(
                 number: number, learningRate: o.learningRate, weightDecay: o.weightDecay, freeze: freeze,
+                dropout: dropout,
                 validationAccuracy: result.validation.accuracy, validationLoss: result.validation.loss,
                 bestEpoch: result.bestEpoch ?? 0, seconds: result.seconds, runFolder: result.runFolder)
             results.append(trial)
             let message = String(
                 format: "trial %d/%d: lr %.2g, weight decay %.2g%@ -> validation accuracy %.1f%% (%.0f s)", number,
                 trials,
-                Double(trial.learningRate), Double(trial.weightDecay), freeze.map { ", --freeze \($0)" } ?? "",
+                Double(trial.learningRate), Double(trial.weightDecay),
+                (freeze.map { ", --freeze \($0)" } ?? "")
+                    + (dropout.map { String(format: ", dropout %.2f", $0) } ?? ""),
                 trial.validationAccuracy * 100, trial.seconds)
             log.info("\(message)")
         }
@@ -112,17 +117,36 @@ public enum Tuning {
         return ranked
     }
 
+    /// The ranges of the second half: the span of the best third of `results` (by validation
+    /// accuracy), rates widened 2x each way and dropout by 0.1, within `ranges`; the freeze depths
+    /// the best third used.
+    static func narrowed(_ ranges: Ranges, around results: [Trial]) -> Ranges {
+        let best = results.sorted { $0.validationAccuracy > $1.validationAccuracy }.prefix(max(1, results.count / 3))
+        func around(_ values: [Float], within range: ClosedRange<Float>) -> ClosedRange<Float> {
+            max(values.min()! / 2, range.lowerBound)...min(values.max()! * 2, range.upperBound)
+        }
+        var current = ranges
+        current.learningRate = around(best.map(\.learningRate), within: ranges.learningRate)
+        current.weightDecay = around(best.map(\.weightDecay), within: ranges.weightDecay)
+        if ranges.freeze != nil { current.freeze = Array(Set(best.compactMap(\.freeze))).sorted() }
+        if let range = ranges.dropout {
+            let rates = best.compactMap(\.dropout)
+            current.dropout = max(rates.min()! - 0.1, range.lowerBound)...min(rates.max()! + 0.1, range.upperBound)
+        }
+        return current
+    }
+
     static func write(_ ranked: [Trial], to folder: String) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(try encoder.encode(ranked), to: folder + "/tune.json")
         var table =
-            "| rank | trial | learning rate | weight decay | freeze | validation accuracy | validation loss | best epoch |\n|---|---|---|---|---|---|---|---|\n"
+            "| rank | trial | learning rate | weight decay | freeze | dropout | validation accuracy | validation loss | best epoch |\n|---|---|---|---|---|---|---|---|---|\n"
         for (rank, t) in ranked.enumerated() {
             table += String(
-                format: "| %d | %d | %.3g | %.3g | %@ | %.1f%% | %.4f | %d |\n", rank + 1, t.number,
-                Double(t.learningRate),
-                Double(t.weightDecay), t.freeze.map(String.init) ?? "-", t.validationAccuracy * 100, t.validationLoss,
+                format: "| %d | %d | %.3g | %.3g | %@ | %@ | %.1f%% | %.4f | %d |\n", rank + 1, t.number,
+                Double(t.learningRate), Double(t.weightDecay), t.freeze.map(String.init) ?? "-",
+                t.dropout.map { String(format: "%.2f", $0) } ?? "-", t.validationAccuracy * 100, t.validationLoss,
                 t.bestEpoch)
         }
         try AtomicFile.write(table, to: folder + "/tune.md")
