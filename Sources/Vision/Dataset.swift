@@ -238,6 +238,40 @@ public struct InMemoryImages: LabeledImageSource {
     public var count: Int { images.count }
     public func label(at index: Int) -> Int { labels[index] }
     public func image(at index: Int) throws -> Image { images[index] }
+
+    /// The per-channel mean and (population) standard deviation of every pixel of the images at
+    /// `indices`, values in [0, 1], for `channels` channels (a grey image counts in every channel,
+    /// an RGB one in a single channel by its average): what `--normalize data` normalises with.
+    /// A channel without spread gets a standard deviation of 1.
+    public func channelStatistics(at indices: [Int], channels: Int) -> (mean: [Float], std: [Float]) {
+        var sum = [Double](repeating: 0, count: channels)
+        var squares = [Double](repeating: 0, count: channels)
+        var count = 0
+        for index in indices {
+            let image = images[index]
+            for pixel in 0..<(image.width * image.height) {
+                for channel in 0..<channels {
+                    let value: Double
+                    if image.channels == channels {
+                        value = Double(image.data[pixel * channels + channel])
+                    } else if image.channels == 1 {
+                        value = Double(image.data[pixel])
+                    } else {
+                        value =
+                            (0..<image.channels).reduce(0.0) { $0 + Double(image.data[pixel * image.channels + $1]) }
+                            / Double(image.channels)
+                    }
+                    sum[channel] += value
+                    squares[channel] += value * value
+                }
+            }
+            count += image.width * image.height
+        }
+        let n = Double(max(count, 1))
+        let mean = sum.map { $0 / n }
+        let std = zip(squares, mean).map { square, m in (max(square / n - m * m, 0)).squareRoot() }
+        return (mean.map { Float($0) }, std.map { $0 > 1e-6 ? Float($0) : 1 })
+    }
     public func name(at index: Int) -> String { names[index] }
 
     /// Decodes every image of `source` once, in parallel. Unreadable images are skipped and

@@ -4,6 +4,7 @@ import Graft
 
 extension FineTuneOptions.OptimizerKind: ExpressibleByArgument {}
 extension FineTuneOptions.ScheduleKind: ExpressibleByArgument {}
+extension FineTuneOptions.Normalization: ExpressibleByArgument {}
 extension FrozenBatchNorm: ExpressibleByArgument {}
 extension Monitor: ExpressibleByArgument {}
 
@@ -100,6 +101,11 @@ struct TrainingOptions: ParsableArguments {
         name: .customLong("drop-block"),
         help: "DropBlock rate in a ResNet's last two stages, e.g. 0.1 (default \(d.dropBlock)).")
     var dropBlock: Float?
+    @Option(
+        help:
+            "Input normalisation: weights (the starting weights' own mean/std) or data (measured on the training split) (default \(d.normalization.rawValue))."
+    )
+    var normalize: FineTuneOptions.Normalization?
     @Option(help: "The seed behind every random choice (default \(d.seed)).") var seed: UInt64?
     @Option(help: "Augmentation pipeline (default \"\(d.pipeline)\"; see README).") var pipeline: String?
     @Option(
@@ -184,6 +190,7 @@ struct TrainingOptions: ParsableArguments {
         o.probeHead = probeHead || o.probeHead
         o.dropout = dropout ?? o.dropout
         o.dropBlock = dropBlock ?? o.dropBlock
+        o.normalization = normalize ?? o.normalization
         o.seed = seed ?? o.seed
         o.pipeline = pipeline ?? o.pipeline
         o.imageSize = size

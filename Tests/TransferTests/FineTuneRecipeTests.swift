@@ -413,6 +413,33 @@ final class FineTuneRecipeTests: XCTestCase {
         XCTAssertThrowsError(try Bagging.run(o, models: 1, log: .silent))
     }
 
+    /// `--normalize data`: the training images, normalised as the model's preprocessing says,
+    /// have per-channel mean 0 and standard deviation 1 (also in BGR order); an explicit mean and
+    /// std still win.
+    func testNormalizeDataStandardisesTheTrainingSplit() throws {
+        for base in ["resnet20", "resnet18_keras"] {
+            var o = options(base, epochs: 1)
+            o.normalization = .data
+            o.imageSize = 32
+            let plan = try FineTune.resolve(o)
+            let data = try FineTune.loadData(plan, log: .silent)
+            let p = try FineTune.buildModel(plan, data: data, log: .silent).preprocessing
+            let batch = Tensor.batch(
+                data.split.train.map { data.images.images[$0] }, mean: p.mean, std: p.std, channelOrder: p.channelOrder)
+            for channel in 0..<3 {
+                let values = stride(from: channel, to: batch.count, by: 3).map { Double(batch.scalars[$0]) }
+                let mean = values.reduce(0, +) / Double(values.count)
+                let variance = values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(values.count)
+                XCTAssertEqual(mean, 0, accuracy: 1e-4, "\(base) channel \(channel)")
+                XCTAssertEqual(variance.squareRoot(), 1, accuracy: 1e-3, "\(base) channel \(channel)")
+            }
+            o.mean = [0.5, 0.5, 0.5]
+            o.std = [0.25, 0.25, 0.25]
+            let explicit = try FineTune.buildModel(try FineTune.resolve(o), data: data, log: .silent).preprocessing
+            XCTAssertEqual(explicit.mean, [0.5, 0.5, 0.5])
+        }
+    }
+
     /// Snapshots need the warm-restart schedule, and the cycles must fit the epochs.
     func testSnapshotsAndCyclesAreChecked() throws {
         var o = options(epochs: 4)

@@ -441,6 +441,23 @@ public enum FineTune {
                 layer.frozenBehaviour = .batchStatistics
             }
         }
+        if options.normalization == .data && options.mean == nil {
+            let (mean, std) = data.images.channelStatistics(at: data.split.train, channels: channels)
+            let bgr = preprocessing.channelOrder == "BGR"  // the statistics follow the model's channel order
+            preprocessing.mean = bgr ? mean.reversed() : mean
+            preprocessing.std = bgr ? std.reversed() : std
+            let measured =
+                "--normalize data: mean "
+                + preprocessing.mean.map { String(format: "%.3f", $0) }.joined(separator: ", ")
+                + ", std " + preprocessing.std.map { String(format: "%.3f", $0) }.joined(separator: ", ")
+                + " from the \(data.split.train.count) training images"
+            log.info("\(measured)")
+            if plan.weights != nil {
+                log.notice(
+                    "--normalize data with pretrained weights: their features were learnt on inputs normalised their own way; --normalize weights keeps that"
+                )
+            }
+        }
         if let mean = options.mean, let std = options.std {
             preprocessing.mean = mean
             preprocessing.std = std

@@ -80,6 +80,16 @@ public struct FineTuneOptions: Codable, Equatable, Sendable {
     public var mean: [Float]?
     /// Per-channel standard deviation to go with `mean` (nil: the architecture's or the weights').
     public var std: [Float]?
+    /// Where the input normalisation comes from when `mean` and `std` are not given.
+    public enum Normalization: String, Codable, CaseIterable, Sendable {
+        /// The starting weights' own (a pretrained model's features expect them), else the architecture's.
+        case weights
+        /// Measured on the training split: per-channel mean and standard deviation (the lecture notes'
+        /// "normalise each dimension of the input").
+        case data
+    }
+    /// Where the input normalisation comes from (`--normalize`); an explicit `mean`/`std` wins.
+    public var normalization: Normalization = .weights
     /// Weights to start from (Graft, Keras or converted PyTorch file; the head is replaced),
     /// or "none" for a random start; nil: the zoo's entry for `base`, when it has one.
     public var weights: String?
