@@ -1,4 +1,5 @@
 import Engine
+
 /// Max or average pooling over NHWC windows (`MaxPool2D`, `AvgPool2D`).
 public class Pool2D: Module {
     public let kind: Pool2DGeometry.Kind
@@ -12,7 +13,9 @@ public class Pool2D: Module {
     }
 
     public override func forward(_ x: Variable) -> Variable {
-        kind == .max ? maxPool2d(x, pool: pool, stride: stride, padding: padding) : avgPool2d(x, pool: pool, stride: stride, padding: padding)
+        kind == .max
+            ? maxPool2d(x, pool: pool, stride: stride, padding: padding)
+            : avgPool2d(x, pool: pool, stride: stride, padding: padding)
     }
 
     public override var summary: String {
@@ -30,18 +33,26 @@ public final class MaxPool2D: Pool2D {
 /// Median pooling (the lecture notes' third pooling operation after max and mean): the lower
 /// median of each window's real cells, padded cells left out. The stride defaults to the pool size.
 public final class MedianPool2D: Module {
-    public let pool: (Int, Int), stride: (Int, Int), padding: Padding
+    /// The window (height, width).
+    public let pool: (Int, Int)
+    /// The step between windows (height, width).
+    public let stride: (Int, Int)
+    /// Valid, same (TensorFlow's rule) or explicit padding; padded cells never count.
+    public let padding: Padding
 
+    /// A `pool`x`pool` median pool, stepping `stride` (default: `pool`).
     public init(_ pool: Int = 2, stride: Int? = nil, padding: Padding = .valid) {
         self.pool = (pool, pool)
         self.stride = (stride ?? pool, stride ?? pool)
         self.padding = padding
     }
 
+    /// `medianPool2d` of NHWC `x`.
     public override func forward(_ x: Variable) -> Variable {
         medianPool2d(x, pool: pool, stride: stride, padding: padding)
     }
 
+    /// `MedianPool2D(3x3, stride 1, same)`.
     public override var summary: String { "MedianPool2D(\(pool.0)x\(pool.1), stride \(stride.0), \(padding))" }
 }
 
@@ -75,7 +86,10 @@ public final class ZeroPadding2D: Module {
     public let top: Int, bottom: Int, left: Int, right: Int
 
     public init(top: Int, bottom: Int, left: Int, right: Int) {
-        self.top = top; self.bottom = bottom; self.left = left; self.right = right
+        self.top = top
+        self.bottom = bottom
+        self.left = left
+        self.right = right
     }
 
     public convenience init(_ p: Int) { self.init(top: p, bottom: p, left: p, right: p) }

@@ -64,10 +64,17 @@ public struct CosineDecay: LearningRateSchedule {
 /// With `cycles`, the factor stays at `minimum` after that many cycles. The ends of the cycles
 /// are where snapshot ensembles (Huang et al., 2017) take their models.
 public struct CosineWarmRestarts: LearningRateSchedule {
-    public var period: Int, multiplier: Int, minimum: Float
+    /// The first cycle's length in steps.
+    public var period: Int
+    /// Each cycle is this many times longer than the one before (SGDR's T_mult; 1: equal cycles).
+    public var multiplier: Int
+    /// The factor at the end of each cycle.
+    public var minimum: Float
     /// The number of cycles before the factor stays at `minimum`; nil: restarts for ever.
     public var cycles: Int?
 
+    /// Cycles of `period · multiplier^i` steps, each annealing from 1 to `minimum`; at `minimum`
+    /// after `cycles` of them (nil: for ever).
     public init(period: Int, multiplier: Int = 1, minimum: Float = 0, cycles: Int? = nil) {
         ensure(
             period >= 1 && multiplier >= 1 && (cycles ?? 1) >= 1,
@@ -79,12 +86,17 @@ public struct CosineWarmRestarts: LearningRateSchedule {
         self.cycles = cycles
     }
 
-    /// The cycle that `step` falls in (0-based), its first step and its length.
+    /// The cycle that `step` falls in (0-based), its first step and its length; past the last of
+    /// `cycles`, the cycle after it.
     public func cycle(at step: Int) -> (index: Int, start: Int, length: Int) {
+        if multiplier == 1 {
+            let index = min(step / period, cycles ?? Int.max)
+            return (index, index * period, period)
+        }
         var index = 0
         var start = 0
         var length = period
-        while step >= start + length {
+        while step >= start + length && index < (cycles ?? Int.max) {
             start += length
             length *= multiplier
             index += 1
@@ -92,6 +104,7 @@ public struct CosineWarmRestarts: LearningRateSchedule {
         return (index, start, length)
     }
 
+    /// The cosine factor within the step's cycle (`minimum` after the last cycle).
     public func factor(at step: Int) -> Float {
         let (index, start, length) = cycle(at: step)
         if let cycles, index >= cycles { return minimum }

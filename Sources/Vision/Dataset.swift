@@ -240,30 +240,19 @@ public struct InMemoryImages: LabeledImageSource {
     public func image(at index: Int) throws -> Image { images[index] }
 
     /// The per-channel mean and (population) standard deviation of every pixel of the images at
-    /// `indices`, values in [0, 1], for `channels` channels (a grey image counts in every channel,
-    /// an RGB one in a single channel by its average): what `--normalize data` normalises with.
-    /// A channel without spread gets a standard deviation of 1.
+    /// `indices`, values in [0, 1], after converting each to `channels` channels as the batch loader
+    /// does (`Image.converted(toChannels:)`): what `--normalize data` normalises with. A channel
+    /// without spread gets a standard deviation of 1.
     public func channelStatistics(at indices: [Int], channels: Int) -> (mean: [Float], std: [Float]) {
         var sum = [Double](repeating: 0, count: channels)
         var squares = [Double](repeating: 0, count: channels)
         var count = 0
         for index in indices {
-            let image = images[index]
-            for pixel in 0..<(image.width * image.height) {
-                for channel in 0..<channels {
-                    let value: Double
-                    if image.channels == channels {
-                        value = Double(image.data[pixel * channels + channel])
-                    } else if image.channels == 1 {
-                        value = Double(image.data[pixel])
-                    } else {
-                        value =
-                            (0..<image.channels).reduce(0.0) { $0 + Double(image.data[pixel * image.channels + $1]) }
-                            / Double(image.channels)
-                    }
-                    sum[channel] += value
-                    squares[channel] += value * value
-                }
+            let image =
+                images[index].channels == channels ? images[index] : images[index].converted(toChannels: channels)
+            for (i, value) in image.data.enumerated() {
+                sum[i % channels] += Double(value)
+                squares[i % channels] += Double(value) * Double(value)
             }
             count += image.width * image.height
         }
@@ -443,11 +432,17 @@ public struct DatasetSplit: Codable, Equatable, Sendable {
         return split
     }
 
-    /// A bootstrap resample of `indices` (Efron, 1979; what bagging trains each member on): as many
-    /// draws with replacement, sorted; about 63% of the originals appear, some several times.
-    public static func bootstrap(_ indices: [Int], seed: UInt64) -> [Int] {
+    /// A stratified bootstrap resample of `indices` (Efron, 1979; what bagging trains each member
+    /// on): within each class (`labels[i]` of index i), as many draws with replacement as the class
+    /// has images, so no class goes missing; sorted. About 63% of the originals appear, some
+    /// several times.
+    public static func bootstrap(_ indices: [Int], labels: [Int], seed: UInt64) -> [Int] {
         var rng = RandomGenerator(seed: seed)
-        return indices.map { _ in indices[rng.nextInt(below: indices.count)] }.sorted()
+        let byClass = Dictionary(grouping: indices) { labels[$0] }
+        return byClass.keys.sorted().flatMap { label in
+            let members = byClass[label]!
+            return members.map { _ in members[rng.nextInt(below: members.count)] }
+        }.sorted()
     }
 
     public func save(to path: String) throws {

@@ -265,7 +265,9 @@ struct Sanity: ParsableCommand {
     var maxSteps = 200
     @Flag(
         name: .customLong("no-gradient-check"),
-        help: "Skip the gradient check (autodiff against central differences on 8 of the images) that runs first.")
+        help:
+            "Skip the gradient check that runs first (autodiff against central differences on 8 random normal images with the subset's labels)."
+    )
     var noGradientCheck = false
     @OptionGroup var training: TrainingOptions
 
@@ -405,7 +407,7 @@ struct Bag: ParsableCommand {
         abstract:
             "Bagging: fine-tune several models, each on its own bootstrap resample of the training split, and score their ensemble.",
         discussion:
-            "Every member is an ordinary run folder (NAME-bagK) with the same seed, so the validation and test splits are shared."
+            "Every member is an ordinary run folder (NAME-bagK) with the same seed, so the validation and test splits are shared. Bagging starts afresh each time: after an interruption, `finetune resume` finishes the member and `finetune evaluate --model … --model …` scores the ensemble."
     )
 
     @Option(help: "How many models (bootstrap resamples 1 to K).") var models = 5

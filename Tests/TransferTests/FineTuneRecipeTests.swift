@@ -356,7 +356,6 @@ final class FineTuneRecipeTests: XCTestCase {
         XCTAssertThrowsError(try FineTune.run(o, log: .silent))
     }
 
-    /// Every optimiser and schedule the command line offers builds and takes a step.
     /// `--schedule restarts --snapshots` (SGDR, snapshot ensembles): each cycle starts at the
     /// full rate, the model of each cycle's last epoch is saved as it was then, early stopping
     /// does not stop the run, and the reported ensemble covers the validation split.
@@ -397,19 +396,25 @@ final class FineTuneRecipeTests: XCTestCase {
     func testBaggingTrainsEachMemberOnItsOwnResample() throws {
         var o = options(epochs: 1)
         o.freeze = .stages(1)
-        let plain = try FineTune.loadData(try FineTune.resolve(o), log: .silent).split
+        let data = try FineTune.loadData(try FineTune.resolve(o), log: .silent)
+        let plain = data.split
         let result = try Bagging.run(o, models: 2, log: .silent)
         let splits = try result.members.map { try DatasetSplit.load($0.runFolder + "/split.json") }
+        func classCounts(_ indices: [Int]) -> [Int: Int] {
+            Dictionary(grouping: indices) { data.images.labels[$0] }.mapValues(\.count)
+        }
         for split in splits {
             XCTAssertEqual(split.validation, plain.validation)
-            XCTAssertEqual(split.train.count, plain.train.count)
+            XCTAssertEqual(classCounts(split.train), classCounts(plain.train), "resampled within each class")
             XCTAssertTrue(Set(split.train).isSubset(of: plain.train))
             XCTAssertLessThan(Set(split.train).count, split.train.count, "drawn with replacement")
         }
         XCTAssertNotEqual(splits[0].train, splits[1].train)
         XCTAssertTrue(result.members[1].runFolder.hasSuffix("-bag2"), result.members[1].runFolder)
         XCTAssertEqual(result.validation.confusion.joined().reduce(0, +), plain.validation.count)
-        XCTAssertEqual(DatasetSplit.bootstrap(plain.train, seed: 9), DatasetSplit.bootstrap(plain.train, seed: 9))
+        XCTAssertEqual(
+            DatasetSplit.bootstrap(plain.train, labels: data.images.labels, seed: 9),
+            DatasetSplit.bootstrap(plain.train, labels: data.images.labels, seed: 9))
         XCTAssertThrowsError(try Bagging.run(o, models: 1, log: .silent))
     }
 
@@ -440,7 +445,8 @@ final class FineTuneRecipeTests: XCTestCase {
         }
     }
 
-    /// Snapshots need the warm-restart schedule, and the cycles must fit the epochs.
+    /// Snapshots need the warm-restart schedule, at least two cycles that fit the epochs, and no
+    /// head-only epochs.
     func testSnapshotsAndCyclesAreChecked() throws {
         var o = options(epochs: 4)
         o.snapshots = true
@@ -448,12 +454,20 @@ final class FineTuneRecipeTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("--schedule restarts"), "\(error)")
         }
         o.schedule = .restarts
-        o.cycles = 5
+        for cycles in [5, 1] {
+            o.cycles = cycles
+            XCTAssertThrowsError(try FineTune.run(o, log: .silent)) { error in
+                XCTAssertTrue("\(error)".contains("cycles"), "\(error)")
+            }
+        }
+        o.cycles = 2
+        o.headEpochs = 1
         XCTAssertThrowsError(try FineTune.run(o, log: .silent)) { error in
-            XCTAssertTrue("\(error)".contains("cycles"), "\(error)")
+            XCTAssertTrue("\(error)".contains("head epochs"), "\(error)")
         }
     }
 
+    /// Every optimiser and schedule the command line offers builds and takes a step.
     func testEveryOptimizerAndScheduleRuns() throws {
         let schedules = FineTuneOptions.ScheduleKind.allCases
         for (index, kind) in FineTuneOptions.OptimizerKind.allCases.enumerated() {

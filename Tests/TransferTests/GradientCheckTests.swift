@@ -41,6 +41,9 @@ final class GradientCheckTests: XCTestCase {
             Conv2D(3, 4, kernel: (3, 3), padding: .same), BatchNorm(4), ReLU(), MaxPool2D(2), Flatten(),
             Dense(4 * 4 * 4, 3))
         model.namedParameters[0].parameter.trainable = false
+        model.layers[1].train()  // one module's own mode
+        let leftover = Tensor(shape: [3], scalars: [1, 2, 3])
+        model.namedParameters.last!.parameter.grad = leftover
         let before = Snapshot(model).named
         let result = try GradientCheck.run(model, images: images([4, 8, 8, 3]), labels: [0, 1, 2, 1])
         XCTAssertTrue(result.passed, result.description)
@@ -51,6 +54,10 @@ final class GradientCheckTests: XCTestCase {
         XCTAssertEqual(Snapshot(model).named, before)
         XCTAssertFalse(model.namedParameters[0].parameter.trainable)
         XCTAssertFalse(model.isTraining)
+        XCTAssertTrue(model.layers[1].isTraining)
+        XCTAssertFalse(model.layers[0].isTraining)
+        XCTAssertEqual(model.namedParameters.last!.parameter.grad, leftover, "gradients put back")
+        XCTAssertNil(model.namedParameters[1].parameter.grad)
     }
 
     /// A layer whose backward doubles its parameter's gradient fails, and the message names it.

@@ -17,8 +17,8 @@ import Layers
 /// The inputs should be random normal images (`SanityCheck` uses them): drawings' flat
 /// backgrounds give many units the same pre-activation, which then cross a ReLU kink together
 /// and make any difference quotient meaningless. Every parameter trains for the check, in
-/// training mode (BatchNorm on batch statistics) with dropout off; the parameters, buffers,
-/// modes and which parameters train are put back afterwards. A correct model stays under 1e-2
+/// training mode (BatchNorm on batch statistics) with dropout off; the parameters, their
+/// gradients, buffers, every module's mode and which parameters train are put back afterwards. A correct model stays under 1e-2
 /// or so; a wrong backward pass is off by order one.
 public enum GradientCheck {
     /// One compared parameter tensor.
@@ -47,11 +47,14 @@ public enum GradientCheck {
         /// The sample with the largest relative error.
         public var worst: Sample? { samples.max { $0.relativeError < $1.relativeError } }
         /// Whether every sample is within `tolerance`.
-        public var passed: Bool { (worst?.relativeError ?? 0) <= tolerance }
+        public var passed: Bool { !samples.isEmpty && worst!.relativeError <= tolerance }
 
         /// One line: `ok: …` or `FAILED: …`, naming the worst tensor.
         public var description: String {
-            guard let worst else { return "gradient check: no parameter with a measurable gradient" }
+            guard let worst else {
+                return
+                    "gradient check FAILED: no parameter has a measurable gradient (all below 0.02): is anything connected to the loss?"
+            }
             let at = String(
                 format: "%.1e at %@ (autodiff %.4e, central difference %.4e)", worst.relativeError, worst.key,
                 worst.analytic, worst.numeric)
@@ -72,13 +75,20 @@ public enum GradientCheck {
         let parameters = model.namedParameters
         let saved = Snapshot(model)
         let trainable = parameters.map(\.parameter.trainable)
-        let wasTraining = model.isTraining
+        let gradients = parameters.map(\.parameter.grad)
+        let modes = model.namedModules.map { ($0.module, $0.module.isTraining) }  // parents before children
         defer {
             saved.restore(into: model)
-            for (index, entry) in parameters.enumerated() { entry.parameter.trainable = trainable[index] }
-            model.train(wasTraining)
+            for (index, entry) in parameters.enumerated() {
+                entry.parameter.trainable = trainable[index]
+                entry.parameter.grad = gradients[index]
+            }
+            for (module, training) in modes { module.train(training) }
         }
-        for entry in parameters { entry.parameter.trainable = true }
+        for entry in parameters {
+            entry.parameter.trainable = true
+            entry.parameter.grad = nil
+        }
         model.train()
         for case let layer as Module in model.namedModules.map(\.module) where layer is any Reseedable { layer.eval() }
         let loss = ClassificationLoss()

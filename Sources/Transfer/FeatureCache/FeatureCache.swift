@@ -67,11 +67,12 @@ public final class FeatureCache: @unchecked Sendable {
         }
         featureShape = Array(probe.shape.dropFirst())
         // A bootstrap resample (bagging) lists an image more than once: its copies share a slot.
-        slots = Dictionary(
-            indices.enumerated().map { ($0.element, $0.offset) }, uniquingKeysWith: { first, _ in first })
+        var seen = Set<Int>()
+        let distinct = indices.filter { seen.insert($0).inserted }
+        slots = Dictionary(uniqueKeysWithValues: distinct.enumerated().map { ($0.element, $0.offset) })
         let entry = featureShape.product * (precision == .float16 ? 2 : 4)
-        bytes = max(1, indices.count * views * entry)
-        filled = [Bool](repeating: false, count: indices.count * views)
+        bytes = max(1, distinct.count * views * entry)
+        filled = [Bool](repeating: false, count: distinct.count * views)
         if bytes <= budgetBytes {
             storage = .allocate(byteCount: bytes, alignment: 64)
         } else {

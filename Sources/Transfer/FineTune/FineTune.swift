@@ -334,7 +334,8 @@ public enum FineTune {
         split.train = limit(split.train, options.trainPerClass)
         split.validation = limit(split.validation, options.validationPerClass)
         if let draw = options.bootstrap {
-            split.train = DatasetSplit.bootstrap(split.train, seed: mixSeeds(options.seed, UInt64(draw)))
+            split.train = DatasetSplit.bootstrap(
+                split.train, labels: images.labels, seed: mixSeeds(options.seed, UInt64(draw)))
             log.info(
                 "bagging: bootstrap resample \(draw), \(Set(split.train).count) distinct of \(split.train.count) training images"
             )
@@ -441,7 +442,7 @@ public enum FineTune {
                 layer.frozenBehaviour = .batchStatistics
             }
         }
-        if options.normalization == .data && options.mean == nil {
+        if options.normalization == .data && (options.mean == nil || options.std == nil) {
             let (mean, std) = data.images.channelStatistics(at: data.split.train, channels: channels)
             let bgr = preprocessing.channelOrder == "BGR"  // the statistics follow the model's channel order
             preprocessing.mean = bgr ? mean.reversed() : mean

@@ -34,13 +34,22 @@ public struct FineTuneOptions: Codable, Equatable, Sendable {
 
     /// The learning-rate schedule after warm-up (`--schedule`); `Recipe.scheduler` builds it.
     public enum ScheduleKind: String, Codable, CaseIterable, Sendable {
-        /// Constant; ×0.1 every third of the steps; exponential down to 1% by the last step; 1/t
-        /// (inverse time) down to 10% by the last step; cosine down to 1%; one-cycle (30% rising);
-        /// constant with ×0.1 after a plateau of half the patience; cosine with warm restarts
-        /// (SGDR: `cycles` equal cycles, each from the full rate down to 1%).
-        case constant, step, exponential
+        /// A constant rate.
+        case constant
+        /// ×0.1 every third of the steps.
+        case step
+        /// Exponential decay, down to 1% by the last step.
+        case exponential
+        /// 1/t (inverse time) decay, down to 10% by the last step.
         case inverseTime = "inverse-time"
-        case cosine, onecycle, plateau, restarts
+        /// Cosine annealing down to 1%.
+        case cosine
+        /// The one-cycle policy (30% of the steps rising).
+        case onecycle
+        /// Constant, ×0.1 after a plateau of half the patience.
+        case plateau
+        /// Cosine with warm restarts (SGDR): `cycles` equal cycles, each from the full rate down to 1%.
+        case restarts
     }
 
     /// Datasets Graft knows how to load without a folder.
@@ -222,6 +231,16 @@ public struct FineTuneOptions: Codable, Equatable, Sendable {
         }
         if schedule == .restarts {
             try Limits.check("cycles", cycles, in: 1...max(1, epochs - warmupEpochs))
+        }
+        if snapshots && schedule == .restarts {
+            try Limits.check("cycles with --snapshots", cycles, in: 2...max(2, epochs - warmupEpochs))
+            guard headEpochs == 0 else {
+                throw LimitError(
+                    option: "head epochs with --snapshots", value: "\(headEpochs)",
+                    allowed:
+                        "0 (the cycles would count the head-only epochs, and the first snapshot would be a head-only model)"
+                )
+            }
         }
         guard !snapshots || schedule == .restarts else {
             throw LimitError(
