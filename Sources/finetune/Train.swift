@@ -150,6 +150,10 @@ struct TrainingOptions: ParsableArguments {
         try within("--head-epochs", headEpochs, 0...Limits.epochs.upperBound)
         try within("--cache-views", cacheViews, 0...64)
         try within("--cache-memory", cacheMemory, 1...(1 << 30))
+        if cycles != nil && schedule != .restarts {
+            throw ValidationError(
+                "--cycles sets the cycles of --schedule restarts; add --schedule restarts or drop --cycles")
+        }
         if case .value(let rate)? = lr {
             guard rate > 0, rate.isFinite else {
                 throw ValidationError("--lr must be a positive number or 'auto', not \(rate)")

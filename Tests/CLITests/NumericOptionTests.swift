@@ -15,12 +15,16 @@ struct FinetuneBinary {
     }
 
     /// Runs the built `finetune` (or `executable`, another product built beside it) to its end.
-    static func run(_ arguments: [String], directory: URL? = nil, environment: [String: String] = [:],
-                    executable: String = "finetune") throws -> Result {
+    static func run(
+        _ arguments: [String], directory: URL? = nil, environment: [String: String] = [:],
+        executable: String = "finetune"
+    ) throws -> Result {
         let process = Process()
         process.executableURL = url.deletingLastPathComponent().appendingPathComponent(executable)
         process.arguments = arguments
-        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         if let directory { process.currentDirectoryURL = directory }
         let out = Pipe()
         let err = Pipe()
@@ -75,6 +79,24 @@ final class NumericOptionTests: XCTestCase {
                         "\(line): \(result.stderr)")
                 }
             }
+        }
+    }
+
+    /// This session's options refuse what cannot work before any training, naming the option.
+    func testRestartsSnapshotsBaggingAndDropoutSearchAreCheckedUpfront() throws {
+        let cases: [([String], String)] = [
+            (["train", "--cycles", "2"], "--cycles"),
+            (["train", "--snapshots"], "--schedule restarts"),
+            (["train", "--schedule", "restarts", "--snapshots", "--cycles", "1"], "cycles with --snapshots"),
+            (["train", "--normalize", "mean"], "--normalize"),
+            (["bag", "--models", "1"], "--models"),
+            (["tune", "--tune-dropout", "0.6,0.2"], "--tune-dropout"),
+        ]
+        for (arguments, named) in cases {
+            let result = try FinetuneBinary.run(arguments)
+            let line = arguments.joined(separator: " ")
+            XCTAssertEqual(result.status, 64, "\(line): \(result.stderr)")
+            XCTAssertTrue(result.stderr.contains(named), "\(line): \(result.stderr)")
         }
     }
 
