@@ -89,6 +89,30 @@ final class FineTuneRecipeTests: XCTestCase {
         }
     }
 
+    /// A snapshot run with a bootstrap resample and data normalisation, stopped in its second
+    /// cycle and resumed, ends with the same snapshots and ensemble as the run left alone.
+    func testAResumedSnapshotRunEndsWithTheSameSnapshots() throws {
+        var o = options(epochs: 4)
+        o.schedule = .restarts
+        o.cycles = 2
+        o.snapshots = true
+        o.bootstrap = 1
+        o.normalization = .data
+        let whole = try FineTune.run(o, log: .silent)
+        XCTAssertThrowsError(try FineTune.run(o, callbacks: [StopAt(epoch: 4, batch: 1)], log: .silent))
+        let run = whole.runFolder + "-2"  // a second run never overwrites the first
+        XCTAssertTrue(FileManager.default.fileExists(atPath: run + "/snapshots/cycle-1.h5"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: run + "/snapshots/cycle-2.h5"))
+        let resumed = try FineTune.resume(run, log: .silent)
+        for cycle in 1...2 {
+            XCTAssertEqual(
+                try weights(run + "/snapshots/cycle-\(cycle).h5", file: true),
+                try weights(whole.runFolder + "/snapshots/cycle-\(cycle).h5", file: true), "cycle \(cycle)")
+        }
+        XCTAssertEqual(resumed.snapshotEnsemble?.validation.accuracy, whole.snapshotEnsemble?.validation.accuracy)
+        XCTAssertEqual(try weights(run), try weights(whole.runFolder))
+    }
+
     /// `--lr 1e6` stops with the too-high message; the saved model is the best epoch's, finite.
     func testAFarTooHighLearningRateStopsWithAdviceAndTheBestWeights() throws {
         var o = options(epochs: 5)
