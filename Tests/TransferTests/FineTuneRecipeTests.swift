@@ -43,6 +43,15 @@ final class FineTuneRecipeTests: XCTestCase {
         return o
     }
 
+    /// Four epochs in two warm-restart cycles with a snapshot at the end of each.
+    private func snapshotOptions() -> FineTuneOptions {
+        var o = options(epochs: 4)
+        o.schedule = .restarts
+        o.cycles = 2
+        o.snapshots = true
+        return o
+    }
+
     /// The weights of a run's model.h5 (or, with `file`, of the weight file at `path`).
     private func weights(_ path: String, file: Bool = false) throws -> [String: Tensor] {
         Snapshot(try TrainedModel(contentsOf: file ? path : path + "/model.h5").model).named
@@ -92,10 +101,7 @@ final class FineTuneRecipeTests: XCTestCase {
     /// A snapshot run with a bootstrap resample and data normalisation, stopped in its second
     /// cycle and resumed, ends with the same snapshots and ensemble as the run left alone.
     func testAResumedSnapshotRunEndsWithTheSameSnapshots() throws {
-        var o = options(epochs: 4)
-        o.schedule = .restarts
-        o.cycles = 2
-        o.snapshots = true
+        var o = snapshotOptions()
         o.bootstrap = 1
         o.normalization = .data
         let whole = try FineTune.run(o, log: .silent)
@@ -384,10 +390,7 @@ final class FineTuneRecipeTests: XCTestCase {
     /// full rate, the model of each cycle's last epoch is saved as it was then, early stopping
     /// does not stop the run, and the reported ensemble covers the validation split.
     func testSnapshotsSaveTheModelAtEachCycleEnd() throws {
-        var o = options(epochs: 4)
-        o.schedule = .restarts
-        o.cycles = 2
-        o.snapshots = true
+        var o = snapshotOptions()
         o.patience = 1
         var firstFactor: [Int: Float] = [:]
         var endWeights: [Int: [String: Tensor]] = [:]
@@ -440,6 +443,10 @@ final class FineTuneRecipeTests: XCTestCase {
             DatasetSplit.bootstrap(plain.train, labels: data.images.labels, seed: 9),
             DatasetSplit.bootstrap(plain.train, labels: data.images.labels, seed: 9))
         XCTAssertThrowsError(try Bagging.run(o, models: 1, log: .silent))
+        o.bootstrap = 0
+        XCTAssertThrowsError(try FineTune.run(o, log: .silent)) { error in
+            XCTAssertTrue("\(error)".contains("bootstrap"), "\(error)")
+        }
     }
 
     /// `--normalize data`: the training images, normalised as the model's preprocessing says,

@@ -72,6 +72,17 @@ final class GradientCheckTests: XCTestCase {
         XCTAssertTrue(result.description.contains("FAILED"), result.description)
     }
 
+    /// A network whose every gradient is zero (no bias, all-zero inputs) has nothing to measure:
+    /// that fails rather than passing vacuously.
+    func testNothingMeasurableFails() throws {
+        let model = Sequential(Flatten(), Dense(12, 3, bias: false))
+        let result = try GradientCheck.run(model, images: .zeros([4, 2, 2, 3]), labels: [0, 1, 2, 1])
+        XCTAssertTrue(result.samples.isEmpty)
+        XCTAssertEqual(result.skipped, ["1.weight"])
+        XCTAssertFalse(result.passed)
+        XCTAssertTrue(result.description.contains("FAILED"), result.description)
+    }
+
     /// `finetune sanity` runs the check first and reports it.
     func testSanityCheckRunsTheGradientCheck() throws {
         var options = FineTuneOptions(base: "lenet5", freeze: .stages(0))
