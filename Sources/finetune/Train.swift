@@ -411,17 +411,18 @@ struct Bag: ParsableCommand {
         abstract:
             "Bagging: fine-tune several models, each on its own bootstrap resample of the training split, and score their ensemble.",
         discussion:
-            "Every member is an ordinary run folder (NAME-bagK) with the same seed, so the validation and test splits are shared. Bagging starts afresh each time: after an interruption, `finetune resume` finishes the member and `finetune evaluate --model … --model …` scores the ensemble."
+            "Every member is an ordinary run folder (NAME-bagK) with the same seed, so the validation and test splits are shared. Run again after an interruption, the command reuses the members that finished and resumes the one that was cut short (--fresh trains them all anew)."
     )
 
     @Option(help: "How many models (bootstrap resamples 1 to K).") var models = 5
+    @Flag(help: "Train every member anew rather than reuse or resume earlier runs of the same members.") var fresh = false
     @OptionGroup var training: TrainingOptions
 
     func validate() throws { try within("--models", models, 2...100) }
 
     func run() throws {
         Interrupts.install()
-        let result = try Bagging.run(training.options, models: models)
+        let result = try Bagging.run(training.options, models: models, fresh: fresh)
         print(result.summaryLine)
         print("ensemble: finetune predict " + result.files.map { "--model \($0)" }.joined(separator: " ") + " IMAGE...")
     }

@@ -417,6 +417,41 @@ final class FineTuneRecipeTests: XCTestCase {
         XCTAssertTrue(summary.contains(ensemble.summaryLine), summary)
     }
 
+    /// Running `finetune bag` again after Ctrl-C loses nothing: the member that finished is
+    /// reused as it is, the one cut short resumes from its checkpoint and ends as it would have,
+    /// and the ensemble scores as the uninterrupted bag's did. Other options are other members.
+    func testBaggingAgainReusesFinishedMembersAndResumesTheInterruptedOne() throws {
+        var o = options(epochs: 2)
+        o.freeze = .stages(1)
+        let whole = try Bagging.run(o, models: 2, log: .silent)
+        XCTAssertEqual(whole.members.map(\.origin), [.trained, .trained])
+        // Member 2 of a third bag is stopped in its second epoch, as Ctrl-C stops it.
+        var third = o
+        third.runsDirectory = temporary.path("cut")
+        third.bootstrap = 1
+        _ = try FineTune.run(third, log: .silent)
+        third.bootstrap = 2
+        XCTAssertThrowsError(try FineTune.run(third, callbacks: [StopAt(epoch: 2, batch: 1)], log: .silent))
+        third.bootstrap = nil
+        let again = try Bagging.run(third, models: 2, log: .silent)
+        XCTAssertEqual(again.members.map(\.origin), [.reused, .resumed])
+        XCTAssertEqual(
+            again.members.map { ($0.runFolder as NSString).lastPathComponent },
+            whole.members.map {
+                ($0.runFolder as NSString).lastPathComponent
+            })
+        for (a, b) in zip(again.members, whole.members) {
+            XCTAssertEqual(try weights(a.runFolder), try weights(b.runFolder), a.runFolder)
+        }
+        XCTAssertEqual(again.validation.accuracy, whole.validation.accuracy)
+        XCTAssertEqual(again.validation.confusion, whole.validation.confusion)
+        let reusedAll = try Bagging.run(third, models: 2, log: .silent)
+        XCTAssertEqual(reusedAll.members.map(\.origin), [.reused, .reused])
+        // Other options are other members: a different learning rate trains anew.
+        third.learningRate *= 2
+        XCTAssertEqual(try Bagging.run(third, models: 2, log: .silent).members.map(\.origin), [.trained, .trained])
+    }
+
     /// Bagging: each member trains on its own bootstrap resample of the same training split
     /// (repeats, only training images; through the feature cache, which must take repeats), the
     /// validation split is shared, and the ensemble is scored on all of it.
