@@ -9,6 +9,12 @@ static volatile sig_atomic_t interrupts = 0;
 static void on_signal(int signal_number) {
     (void)signal_number;
     interrupts += 1;
+    if (interrupts == 1) {
+        static const char notice[] =
+            "\ninterrupt: stopping after the current batch (or, while data loads, after the first one);"
+            " press Ctrl-C again to exit at once\n";
+        (void)!write(2, notice, sizeof notice - 1);
+    }
     if (interrupts >= 2) {
         static const char message[] = "\nsecond interrupt: exiting now (the last complete checkpoint is intact)\n";
         (void)!write(2, message, sizeof message - 1);

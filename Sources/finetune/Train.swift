@@ -223,16 +223,7 @@ struct Train: ParsableCommand {
     @OptionGroup var training: TrainingOptions
 
     func run() throws {
-        Interrupts.install()
-        do {
-            print(try FineTune.run(training.options).summaryLine)
-        } catch let error as FineTuneError {
-            if case .interrupted = error {
-                warn("\(error)")
-                throw ExitCode(130)
-            }
-            throw error
-        }
+        try interruptible { print(try FineTune.run(training.options).summaryLine) }
     }
 }
 
@@ -245,16 +236,7 @@ struct Resume: ParsableCommand {
     @OptionGroup var logging: LoggingOptions
 
     func run() throws {
-        Interrupts.install()
-        do {
-            print(try FineTune.resume(folder).summaryLine)
-        } catch let error as FineTuneError {
-            if case .interrupted = error {
-                warn("\(error)")
-                throw ExitCode(130)
-            }
-            throw error
-        }
+        try interruptible { print(try FineTune.resume(folder).summaryLine) }
     }
 }
 
@@ -345,7 +327,6 @@ struct Pretrain: ParsableCommand {
     @OptionGroup var logging: LoggingOptions
 
     func run() throws {
-        Interrupts.install()
         let recipe = try PretrainRecipe.named(name)
         if let fromRun {
             // Its wall time: from options.json (written at the start) to status.json (at the end).
@@ -358,15 +339,7 @@ struct Pretrain: ParsableCommand {
             _ = try Pretraining.finish(recipe, runFolder: fromRun, seconds: seconds, zoo: zoo)
             return
         }
-        do {
-            _ = try Pretraining.run(recipe, zoo: zoo, runs: runs)
-        } catch let error as FineTuneError {
-            if case .interrupted = error {
-                warn("\(error)")
-                throw ExitCode(130)
-            }
-            throw error
-        }
+        try interruptible { _ = try Pretraining.run(recipe, zoo: zoo, runs: runs) }
     }
 }
 
@@ -415,14 +388,14 @@ struct Bag: ParsableCommand {
     )
 
     @Option(help: "How many models (bootstrap resamples 1 to K).") var models = 5
-    @Flag(help: "Train every member anew rather than reuse or resume earlier runs of the same members.") var fresh = false
+    @Flag(help: "Train every member anew rather than reuse or resume earlier runs of the same members.")
+    var fresh = false
     @OptionGroup var training: TrainingOptions
 
     func validate() throws { try within("--models", models, 2...100) }
 
     func run() throws {
-        Interrupts.install()
-        let result = try Bagging.run(training.options, models: models, fresh: fresh)
+        let result = try interruptible { try Bagging.run(training.options, models: models, fresh: fresh) }
         print(result.summaryLine)
         print("ensemble: finetune predict " + result.files.map { "--model \($0)" }.joined(separator: " ") + " IMAGE...")
     }
@@ -453,7 +426,6 @@ struct Tune: ParsableCommand {
     }
 
     func run() throws {
-        Interrupts.install()
         var ranges = Tuning.Ranges()
         if let tuneFreeze {
             let values = tuneFreeze.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
@@ -470,7 +442,7 @@ struct Tune: ParsableCommand {
             }
             ranges.dropout = bounds[0]...bounds[1]
         }
-        let ranked = try Tuning.run(training.options, trials: trials, ranges: ranges, folder: out)
+        let ranked = try interruptible { try Tuning.run(training.options, trials: trials, ranges: ranges, folder: out) }
         print(
             "best: "
                 + String(
@@ -487,5 +459,20 @@ struct Tune: ParsableCommand {
                     + " IMAGE...")
         }
         print("table: \(out)/tune.md, chart: \(out)/tune.png")
+    }
+}
+
+/// Runs a training command with the Ctrl-C/SIGTERM handlers installed: an interrupted run
+/// prints what was kept and how to resume it, and the command exits with 130.
+func interruptible<T>(_ body: () throws -> T) throws -> T {
+    Interrupts.install()
+    do {
+        return try body()
+    } catch let error as FineTuneError {
+        if case .interrupted = error {
+            warn("\(error)")
+            throw ExitCode(130)
+        }
+        throw error
     }
 }

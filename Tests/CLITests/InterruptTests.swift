@@ -11,19 +11,23 @@ final class InterruptTests: XCTestCase {
     override func setUpWithError() throws { temporary = try TemporaryDirectory("interrupt") }
     override func tearDownWithError() throws { temporary.remove() }
 
-    /// Starts a run on the demo data and sends `signals` SIGINTs once epoch 1 is logged (on
+    /// Starts a run on the demo data and sends `signals` SIGINTs once `line` (epoch 1) is logged (on
     /// standard error, with the other messages).
-    private func interruptedRun(base: String, signals: Int) throws -> (status: Int32, stderr: String, run: String) {
+    private func interruptedRun(
+        base: String, signals: Int, freeze: Int? = nil, after line: String = "epoch  1/8"
+    ) throws -> (status: Int32, stderr: String, run: String) {
         let process = Process()
         process.executableURL = FinetuneBinary.url
-        process.arguments = ["--base", base, "--epochs", "8", "--patience", "100", "--runs", temporary.path("runs")]
+        process.arguments =
+            ["--base", base, "--epochs", "8", "--patience", "100", "--runs", temporary.path("runs")]
+            + (freeze.map { ["--freeze", "\($0)"] } ?? [])
         let out = Pipe()
         let err = Pipe()
         process.standardOutput = out
         process.standardError = err
         try process.run()
         var text = ""
-        while !text.contains("epoch  1/8") {
+        while !text.contains(line) {
             let chunk = err.fileHandleForReading.availableData
             if chunk.isEmpty { break }
             text += String(decoding: chunk, as: UTF8.self)
@@ -55,6 +59,18 @@ final class InterruptTests: XCTestCase {
         XCTAssertTrue(
             resumed.stdout.hasPrefix("validation accuracy "), "the result on standard output: " + resumed.stdout)
         XCTAssertEqual(RunFolder.status(of: run)?.state, .finished)
+    }
+
+    /// A Ctrl-C that comes before training (here while the frozen stages' features are cached)
+    /// is not forgotten: the run stops after its first batch, resumable from its starting state.
+    func testCtrlCBeforeTrainingStopsTheRunAfterItsFirstBatch() throws {
+        let (status, stderr, run) = try interruptedRun(base: "resnet", signals: 1, freeze: 3, after: "classes:")
+        XCTAssertEqual(status, 130, stderr)
+        XCTAssertFalse(stderr.contains("epoch  1/8"), stderr)
+        XCTAssertTrue(stderr.contains("interrupt: stopping after the current batch"), stderr)
+        XCTAssertTrue(stderr.contains("interrupted after 0 complete epoch(s)"), stderr)
+        XCTAssertEqual(RunFolder.status(of: run)?.state, .interrupted)
+        XCTAssertEqual(try TrainingCheckpoint.read(run + "/checkpoint.h5").epoch, 0)
     }
 
     func testASecondCtrlCExitsAtOnceAndTheCheckpointSurvives() throws {

@@ -9,13 +9,16 @@ import Zoo
 /// Ctrl-C and SIGTERM keep the run: once `Interrupts.install()` has run, the first signal
 /// makes training stop cleanly after the current batch (`StopReason.interrupted`); a second
 /// one exits at once with status 130 (checkpoints are written atomically, so the last
-/// complete one survives either way).
+/// complete one survives either way). A signal is kept until `reset()`: one that arrives
+/// while the data loads or the feature cache fills stops the run after its first batch, and
+/// one that stops a member of `finetune tune` or `finetune bag` stops the command.
 public enum Interrupts {
     /// Installs the SIGINT and SIGTERM handlers (the command line does, once per process).
     public static func install() { graft_interrupts_install() }
     /// Whether a signal arrived since the last `reset()`.
     public static var requested: Bool { graft_interrupts_count() > 0 }
-    /// Forgets the signals so far; each run starts with none.
+    /// Forgets the signals so far (a program that catches `FineTuneError.interrupted` and goes
+    /// on to train again calls it first).
     public static func reset() { graft_interrupts_reset() }
 }
 

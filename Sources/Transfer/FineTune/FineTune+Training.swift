@@ -174,7 +174,6 @@ extension FineTune {
         let cache = try featureCache(plan, model: model, loaders: loaders, runFolder: run, log: log)
         let trainer = makeTrainer(
             plan, data: data, model: model, loaders: loaders, runFolder: run, cache: cache, extra: extra, log: log)
-        Interrupts.reset()
         try RunFolder.writeStatus(run, .running, epochs: checkpoint?.epoch ?? 0)
         let failure = train(
             trainer, loaders: loaders, cache: cache, epochs: plan.options.epochs, checkpoint: checkpoint)
