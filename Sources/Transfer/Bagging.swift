@@ -76,8 +76,8 @@ public enum Bagging {
             var member = options
             member.bootstrap = draw
             var split = data.split
-            split.train = DatasetSplit.bootstrap(
-                data.split.train, labels: data.images.labels, seed: mixSeeds(options.seed, UInt64(draw)))
+            split.train = FineTune.bootstrapped(
+                data.split.train, labels: data.images.labels, seed: options.seed, draw: draw)
             switch fresh ? nil : try earlierRun(of: member, split: split) {
             case .some((let folder, true)):
                 log.info("bagging: model \(draw) of \(models): reusing the finished run \(folder)")
@@ -90,18 +90,19 @@ public enum Bagging {
                 folders.append((try FineTune.run(member, log: log).runFolder, .trained))
             }
         }
-        func score(_ files: [String]) throws -> (Evaluation, Evaluation?) {
-            let ensemble = try Ensemble(files: files)
+        func score(_ models: [TrainedModel]) throws -> (Evaluation, Evaluation?) {
+            let ensemble = try Ensemble(models)
             return (
                 ensemble.evaluate(data.images, indices: data.split.validation),
                 data.split.test.isEmpty ? nil : ensemble.evaluate(data.images, indices: data.split.test)
             )
         }
-        let members = try folders.map { folder, origin in
-            let (validation, test) = try score([folder + "/model.h5"])
-            return Member(runFolder: folder, validation: validation, test: test, origin: origin)
+        let models = try folders.map { try TrainedModel(contentsOf: $0.0 + "/model.h5") }
+        let members = try zip(folders, models).map { member, model in
+            let (validation, test) = try score([model])
+            return Member(runFolder: member.0, validation: validation, test: test, origin: member.1)
         }
-        let (validation, test) = try score(members.map { $0.runFolder + "/model.h5" })
+        let (validation, test) = try score(models)
         return Result(members: members, validation: validation, test: test)
     }
 

@@ -419,7 +419,8 @@ final class FineTuneRecipeTests: XCTestCase {
 
     /// Running `finetune bag` again after Ctrl-C loses nothing: the member that finished is
     /// reused as it is, the one cut short resumes from its checkpoint and ends as it would have,
-    /// and the ensemble scores as the uninterrupted bag's did. Other options are other members.
+    /// and the ensemble scores as the uninterrupted bag's did. Other options are other members,
+    /// and a damaged or diverged folder is left where it is and trained anew beside.
     func testBaggingAgainReusesFinishedMembersAndResumesTheInterruptedOne() throws {
         var o = options(epochs: 2)
         o.freeze = .stages(1)
@@ -447,6 +448,19 @@ final class FineTuneRecipeTests: XCTestCase {
         XCTAssertEqual(again.validation.confusion, whole.validation.confusion)
         let reusedAll = try Bagging.run(third, models: 2, log: .silent)
         XCTAssertEqual(reusedAll.members.map(\.origin), [.reused, .reused])
+        // A folder whose options.json cannot be read, or a run that diverged, is not reused: trained anew
+        // beside it, which is then reused.
+        try "{".write(toFile: again.members[0].runFolder + "/options.json", atomically: true, encoding: .utf8)
+        try #"{"state":"diverged","updated":"2026-12-03T00:00:00Z","epochs":1}"#.write(
+            toFile: again.members[1].runFolder + "/status.json", atomically: true, encoding: .utf8)
+        let member2 = again.members[1].runFolder
+        // A diverged run keeps a checkpoint; it must not be resumed from it.
+        try FileManager.default.copyItem(atPath: member2 + "/model.h5", toPath: member2 + "/checkpoint.h5")
+        let past = try Bagging.run(third, models: 2, log: .silent)
+        XCTAssertEqual(past.members.map(\.origin), [.trained, .trained])
+        XCTAssertEqual(
+            past.members.map { $0.runFolder.hasSuffix("-2") }, [true, true], "beside, not over, the old folders")
+        XCTAssertEqual(try Bagging.run(third, models: 2, log: .silent).members.map(\.origin), [.reused, .reused])
         // Other options are other members: a different learning rate trains anew.
         third.learningRate *= 2
         XCTAssertEqual(try Bagging.run(third, models: 2, log: .silent).members.map(\.origin), [.trained, .trained])

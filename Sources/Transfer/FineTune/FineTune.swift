@@ -334,8 +334,7 @@ public enum FineTune {
         split.train = limit(split.train, options.trainPerClass)
         split.validation = limit(split.validation, options.validationPerClass)
         if let draw = options.bootstrap {
-            split.train = DatasetSplit.bootstrap(
-                split.train, labels: images.labels, seed: mixSeeds(options.seed, UInt64(draw)))
+            split.train = bootstrapped(split.train, labels: images.labels, seed: options.seed, draw: draw)
             log.info(
                 "bagging: bootstrap resample \(draw), \(Set(split.train).count) distinct of \(split.train.count) training images"
             )
@@ -525,6 +524,12 @@ public enum FineTune {
         let source = InMemoryImages(
             images: all, labels: train.labels + test.labels, classNames: FashionMNIST.classNames, names: names)
         return (source, Array(train.labels.count..<(train.labels.count + test.labels.count)))
+    }
+
+    /// The training split of bootstrap resample `draw` (`FineTuneOptions.bootstrap`): drawn
+    /// with replacement within each class, from the run's seed and the draw.
+    static func bootstrapped(_ train: [Int], labels: [Int], seed: UInt64, draw: Int) -> [Int] {
+        DatasetSplit.bootstrap(train, labels: labels, seed: mixSeeds(seed, UInt64(draw)))
     }
 
     /// `source` without the images whose bytes equal those of an image below `other`.
