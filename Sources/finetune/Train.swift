@@ -243,7 +243,8 @@ struct Resume: ParsableCommand {
 struct Sanity: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract:
-            "Overfit a few training images with regularisation off: a healthy setup reaches 100% (the lecture notes' first check)."
+            "The lecture notes' sanity checks: gradients against central differences, the first loss at chance and rising "
+            + "with regularisation, a few training images overfitted to 100% with regularisation off."
     )
 
     @Option(help: "How many training images (spread over the classes).") var images = 20

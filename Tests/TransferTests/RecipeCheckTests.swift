@@ -23,6 +23,33 @@ final class RecipeCheckTests: XCTestCase {
         XCTAssertTrue(stuck.description.contains("FAILED"), stuck.description)
     }
 
+    /// The notes' loss-dynamics checks: with regularisation off the first loss is about chance
+    /// (ln 3 for the three shapes) and an L2 penalty raises it; inputs scaled 1000x too large
+    /// (a normalisation far off) start far above chance and fail the check.
+    func testSanityCheckLossStartsAtChanceAndRisesWithRegularisation() throws {
+        var options = FineTuneOptions(base: "lenet5", freeze: .stages(0))
+        options.demo = .shapes
+        options.demoImagesPerClass = 6
+        options.l1 = 0.5  // the check turns it off: otherwise the first loss would be far above chance
+        let healthy = try SanityCheck.run(options, images: 9, maxSteps: 1, gradientCheck: false, log: .silent)
+        XCTAssertEqual(healthy.chanceLoss, log(3.0), accuracy: 1e-12)
+        XCTAssertEqual(healthy.initialLoss, healthy.chanceLoss, accuracy: 0.5, healthy.description)  // logits of a fresh net are not exactly 0
+        // The first loss is the first step's, before its update: with one full-batch step it is the epoch's loss.
+        XCTAssertEqual(healthy.initialLoss, healthy.loss, accuracy: 1e-6)
+        XCTAssertGreaterThan(healthy.regularisedLoss, healthy.initialLoss + 1e-3, healthy.description)
+        XCTAssertTrue(healthy.atChance && healthy.lossRises, healthy.description)
+        XCTAssertTrue(healthy.description.contains("ok: loss"), healthy.description)
+        XCTAssertTrue(healthy.description.contains("(it rises)"), healthy.description)
+
+        options.mean = [0.5, 0.5, 0.5]
+        options.std = [1e-3, 1e-3, 1e-3]
+        let confident = try SanityCheck.run(options, images: 9, maxSteps: 1, gradientCheck: false, log: .silent)
+        XCTAssertGreaterThan(confident.initialLoss, confident.chanceLoss + SanityCheck.chanceAllowance)
+        XCTAssertFalse(confident.atChance)
+        XCTAssertFalse(confident.passed)
+        XCTAssertTrue(confident.description.contains("FAILED: loss"), confident.description)
+    }
+
     func testTheFinderSuggestsTheSteepestDescentAndPutsTheWeightsBack() throws {
         // A synthetic curve: flat, falling fastest at index 30, minimum at 45, then diverging.
         let rates = (0..<60).map { Float(1e-6 * pow(10, Double($0) / 10)) }
@@ -39,7 +66,8 @@ final class RecipeCheckTests: XCTestCase {
         let model = Sequential(Flatten(), Dense(8 * 8 * 3, 3))
         let before = Snapshot(model).named
         let data = DemoShapes.make(perClass: 40, size: 8, seed: 1)
-        let loader = BatchLoader(source: data, batchSize: 30, imageSize: (8, 8), mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25])
+        let loader = BatchLoader(
+            source: data, batchSize: 30, imageSize: (8, 8), mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25])
         let optimizer = Optimizer(SGD(momentum: 0.9), parameters: model.trainableParameters, learningRate: 1e-3)
         let result = try LearningRateFinder(steps: 120).run(model: model, optimizer: optimizer, loader: loader)
         XCTAssertEqual(Snapshot(model).named, before, "the sweep leaves the weights as they were")
@@ -56,8 +84,11 @@ final class RecipeCheckTests: XCTestCase {
         o.autoLearningRate = true
         let lines = LogLines()
         let result = try FineTune.run(o, log: lines.logger)
-        XCTAssertTrue(lines.all.contains { $0.hasPrefix("--lr auto: the learning-rate finder suggests") }, lines.all.joined(separator: "\n"))
-        let saved = try JSONDecoder().decode(FineTuneOptions.self, from: Data(contentsOf: URL(fileURLWithPath: result.runFolder + "/options.json")))
+        XCTAssertTrue(
+            lines.all.contains { $0.hasPrefix("--lr auto: the learning-rate finder suggests") },
+            lines.all.joined(separator: "\n"))
+        let saved = try JSONDecoder().decode(
+            FineTuneOptions.self, from: Data(contentsOf: URL(fileURLWithPath: result.runFolder + "/options.json")))
         XCTAssertFalse(saved.autoLearningRate, "the run records the rate it used, so a resume trains at it")
         XCTAssertNotEqual(saved.learningRate, o.learningRate)
     }
@@ -67,12 +98,19 @@ final class StageProbeTests: XCTestCase {
     /// The deepest stage within the margin of the best wins, whichever stage is the best.
     func testTheFreezeRuleOnSyntheticProbes() {
         func results(_ accuracies: [Double]) -> [StageProbe.Result] {
-            accuracies.enumerated().map { StageProbe.Result(stage: $0.offset + 1, name: "s\($0.offset + 1)", validationAccuracy: $0.element, l2: 0, features: 8) }
+            accuracies.enumerated().map {
+                StageProbe.Result(
+                    stage: $0.offset + 1, name: "s\($0.offset + 1)", validationAccuracy: $0.element, l2: 0, features: 8)
+            }
         }
-        XCTAssertEqual(StageProbe.chooseFreeze(results([0.50, 0.60, 0.70, 0.69, 0.55])).stages, 4, "within 2 points of the best")
-        XCTAssertEqual(StageProbe.chooseFreeze(results([0.50, 0.60, 0.70, 0.67, 0.55])).stages, 3, "3 points behind: not frozen")
-        XCTAssertEqual(StageProbe.chooseFreeze(results([0.40, 0.50, 0.60, 0.70, 0.80])).stages, 5, "the last is the best")
-        XCTAssertEqual(StageProbe.chooseFreeze(results([0.80, 0.50, 0.79])).stages, 3, "a later stage within the margin")
+        XCTAssertEqual(
+            StageProbe.chooseFreeze(results([0.50, 0.60, 0.70, 0.69, 0.55])).stages, 4, "within 2 points of the best")
+        XCTAssertEqual(
+            StageProbe.chooseFreeze(results([0.50, 0.60, 0.70, 0.67, 0.55])).stages, 3, "3 points behind: not frozen")
+        XCTAssertEqual(
+            StageProbe.chooseFreeze(results([0.40, 0.50, 0.60, 0.70, 0.80])).stages, 5, "the last is the best")
+        XCTAssertEqual(
+            StageProbe.chooseFreeze(results([0.80, 0.50, 0.79])).stages, 3, "a later stage within the margin")
         XCTAssertTrue(StageProbe.chooseFreeze(results([0.5, 0.7])).reason.contains("--freeze auto: 2"))
     }
 
@@ -83,7 +121,8 @@ final class StageProbeTests: XCTestCase {
         o.batchSize = 8
         let lines = LogLines()
         let result = try FineTune.run(o, log: lines.logger)
-        XCTAssertEqual(lines.all.filter { $0.hasPrefix("probe: after stage") }.count, 4, lines.all.joined(separator: "\n"))
+        XCTAssertEqual(
+            lines.all.filter { $0.hasPrefix("probe: after stage") }.count, 4, lines.all.joined(separator: "\n"))
         XCTAssertTrue(lines.all.contains { $0.hasPrefix("--freeze auto: ") })
         XCTAssertFalse(result.runFolder.contains("freezeauto"))
     }
@@ -108,13 +147,19 @@ final class EnsembleTests: XCTestCase {
         let mean = try Ensemble(files: [a, b]).probabilities(ofFile: file)
         for i in mean.indices { XCTAssertEqual(mean[i], (single[i] + other[i]) / 2, accuracy: 1e-6) }
         let shapes = DemoShapes.make(perClass: 4, size: 32, seed: 2)
-        XCTAssertEqual(try Ensemble(files: [a, a]).evaluate(shapes).accuracy, try Ensemble(files: [a]).evaluate(shapes).accuracy)
+        XCTAssertEqual(
+            try Ensemble(files: [a, a]).evaluate(shapes).accuracy, try Ensemble(files: [a]).evaluate(shapes).accuracy)
         Random.seed(0)
         let fourClasses = LeNet5(inputChannels: 3, classes: 4)
-        try WeightFile.save(fourClasses, to: temporary.path("four.h5"), metadata: WeightMetadata(
-            architecture: "lenet5", configuration: fourClasses.configuration,
-            preprocessing: Preprocessing(inputSize: [32, 32, 3], channelOrder: "RGB", mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5])))
-        XCTAssertThrowsError(try Ensemble(files: [a, temporary.path("four.h5")])) { XCTAssertTrue("\($0)".contains("different classes"), "\($0)") }
+        try WeightFile.save(
+            fourClasses, to: temporary.path("four.h5"),
+            metadata: WeightMetadata(
+                architecture: "lenet5", configuration: fourClasses.configuration,
+                preprocessing: Preprocessing(
+                    inputSize: [32, 32, 3], channelOrder: "RGB", mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5])))
+        XCTAssertThrowsError(try Ensemble(files: [a, temporary.path("four.h5")])) {
+            XCTAssertTrue("\($0)".contains("different classes"), "\($0)")
+        }
     }
 }
 
@@ -127,14 +172,18 @@ final class TuningTests: XCTestCase {
         let lines = LogLines()
         let ranked = try Tuning.run(o, trials: 6, folder: temporary.path("search"), log: lines.logger)
         XCTAssertEqual(ranked.count, 6)
-        XCTAssertTrue(ranked.allSatisfy { (1e-4...1e-2).contains($0.learningRate) && (1e-6...1e-2).contains($0.weightDecay) })
+        XCTAssertTrue(
+            ranked.allSatisfy { (1e-4...1e-2).contains($0.learningRate) && (1e-6...1e-2).contains($0.weightDecay) })
         XCTAssertTrue(zip(ranked, ranked.dropFirst()).allSatisfy { $0.validationAccuracy >= $1.validationAccuracy })
-        XCTAssertTrue(lines.all.contains { $0.hasPrefix("narrowing to the best third") }, lines.all.joined(separator: "\n"))
+        XCTAssertTrue(
+            lines.all.contains { $0.hasPrefix("narrowing to the best third") }, lines.all.joined(separator: "\n"))
         let narrowed = ranked.filter { $0.number > 3 }
         let firstThird = ranked.filter { $0.number <= 3 }.prefix(1)
         let lr = firstThird.map(\.learningRate).min()!
         XCTAssertTrue(narrowed.allSatisfy { $0.learningRate >= lr / 2 * 0.999 && $0.learningRate <= lr * 2 * 1.001 })
-        for file in ["tune.json", "tune.md", "tune.png"] { XCTAssertTrue(FileManager.default.fileExists(atPath: temporary.path("search/" + file)), file) }
+        for file in ["tune.json", "tune.md", "tune.png"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: temporary.path("search/" + file)), file)
+        }
         XCTAssertEqual(try Tuning.keep(ranked, count: 2, folder: temporary.path("search")).count, 2)
         let again = try Tuning.run(o, trials: 6, folder: temporary.path("again"), log: .silent)
         XCTAssertEqual(again.map(\.learningRate), ranked.map(\.learningRate), "seeded")

@@ -6,11 +6,24 @@ import Optimizers
 import Vision
 import Zoo
 
-/// The lecture notes' first check: a model that cannot overfit a handful of images, with
-/// regularisation off (no augmentation, weight decay, label smoothing, mixup or dropout),
-/// has a bug: wrong labels, a broken loss, a learning rate far off, a frozen model.
+/// The lecture notes' sanity checks, run once before a long training: the loss at the start is
+/// about chance (ln C for C classes, with regularisation off), it rises when regularisation is
+/// cranked up, and the model overfits a handful of images with regularisation off (no
+/// augmentation, weight decay, L1 penalty, label smoothing, mixup or dropout). Failing any of
+/// them means a bug: wrong labels, a broken loss, a head initialised far too large, a learning
+/// rate far off, a frozen model.
 public enum SanityCheck {
-    /// How the overfitting check ended.
+    /// The L1 penalty `strength · Σ|w|` (`--l1`) over the weights the optimiser trains that the
+    /// loss-dynamics check adds to the first loss (the notes crank a two-layer net's regularisation
+    /// to 1e3 on weights of 1e-4; any positive strength must raise the loss).
+    public static let penaltyStrength: Float = 1e-2
+
+    /// How far above chance the first loss may be: `ln C + allowance` (a fresh head on features
+    /// of any scale starts within a few tenths of chance; a head initialised far too large, or
+    /// inputs not normalised, starts several nats above).
+    public static let chanceAllowance = 2.0
+
+    /// How the checks ended.
     public struct Result: Sendable, CustomStringConvertible {
         /// The images in the subset: the number asked for, or the whole training split if smaller.
         public var images: Int
@@ -24,14 +37,50 @@ public enum SanityCheck {
         public var reached: Bool
         /// The gradient check run before training (nil when it was not asked for).
         public var gradients: GradientCheck.Result? = nil
+        /// The loss of the untrained model on the subset (`InitialLossCheck`'s measure; NaN when none).
+        public var initialLoss: Double = .nan
+        /// The classes C the head predicts.
+        public var classes = 0
+        /// `initialLoss` plus the L1 penalty `SanityCheck.penaltyStrength · Σ|w|` of the recipe's
+        /// optimiser (what training adds to the loss) at the start.
+        public var regularisedLoss: Double = .nan
 
-        /// Whether the subset was memorised and the gradient check, if any, passed.
-        public var passed: Bool { reached && (gradients?.passed ?? true) }
+        /// Chance: ln C, the loss of a uniform prediction.
+        public var chanceLoss: Double { Foundation.log(Double(classes)) }
 
-        /// The gradient check's line (if it ran), then `ok: …` when the subset was memorised, else
-        /// `FAILED: …` with what to check.
+        /// Whether the first loss is finite and at most `chanceAllowance` above chance.
+        public var atChance: Bool { initialLoss.isFinite && initialLoss <= chanceLoss + SanityCheck.chanceAllowance }
+        /// Whether the penalty raised the first loss (it cannot when the optimiser trains no weight).
+        public var lossRises: Bool { regularisedLoss.isFinite && regularisedLoss > initialLoss }
+
+        /// Whether every check passed: the loss at chance and rising with regularisation, the subset
+        /// memorised, the gradient check (if any).
+        public var passed: Bool { atChance && lossRises && reached && (gradients?.passed ?? true) }
+
+        /// The gradient check's line (if it ran), the loss-dynamics lines, then the overfitting line:
+        /// `ok: …` where a check passed, `FAILED: …` with what to check where it did not.
         public var description: String {
-            (gradients.map { "\($0)\n" } ?? "") + overfitting
+            (gradients.map { "\($0)\n" } ?? "") + chance + "\n" + regularisation + "\n" + overfitting
+        }
+
+        private var chance: String {
+            let figures = String(
+                format: "loss %.4f at the start; chance for %d classes is ln C = %.4f", initialLoss, classes,
+                chanceLoss)
+            return atChance
+                ? "ok: " + figures
+                : "FAILED: " + figures
+                    + String(format: " (more than %.1f above): ", SanityCheck.chanceAllowance)
+                    + "the new head starts far too confident; check its initialisation and the input normalisation"
+        }
+
+        private var regularisation: String {
+            let figures = String(
+                format: "with an L1 penalty of %g·Σ|w| (--l1) over the trained weights the first loss is %.4f",
+                Double(SanityCheck.penaltyStrength), regularisedLoss)
+            return lossRises
+                ? "ok: " + figures + " (it rises)"
+                : "FAILED: " + figures + ", no higher: the optimiser trains no weight; check the freeze"
         }
 
         private var overfitting: String {
@@ -72,6 +121,7 @@ public enum SanityCheck {
         var options = options
         options.pipeline = ""
         options.weightDecay = 0
+        options.l1 = 0
         options.labelSmoothing = 0
         options.mixup = nil
         options.cutmix = nil
@@ -103,15 +153,27 @@ public enum SanityCheck {
             gradients = try GradientCheck.run(model.network, images: images, labels: Array(batch.labels.prefix(n)))
         }
         let optimizer = Recipe.optimizer(options, model: model.network)
+        // The first loss is measured as training measures it (InitialLossCheck, before the first step).
+        let first = InitialLossCheck(
+            batch: { loader.batches(epoch: 0).first { _ in true }.map { ($0.images, $0.labels) } }, log: log)
+        // Regularisation cranked up through the path training takes: the recipe's optimiser with
+        // an L1 penalty, whose penalty() the trainer adds to the loss.
+        var cranked = options
+        cranked.l1 = penaltyStrength
+        let penalty = Autodiff.withoutGradients {
+            Recipe.optimizer(cranked, model: model.network).penalty().map { Double($0.value.scalar) }
+        }
         let trainer = Trainer(
             model: model.network, optimizer: optimizer,
-            callbacks: [NoDropout(), DivergenceGuard(), StopWhenMemorised()],
+            callbacks: [first, NoDropout(), DivergenceGuard(), StopWhenMemorised()],
             seed: options.seed)
         let history = try trainer.fit(train: loader, validation: nil, epochs: maxSteps)
         let last = history.last
         return Result(
             images: subset.count, steps: history.count, accuracy: last?.trainAccuracy ?? 0,
             loss: last?.trainLoss ?? .nan,
-            reached: (last?.trainAccuracy ?? 0) >= 1, gradients: gradients)
+            reached: (last?.trainAccuracy ?? 0) >= 1, gradients: gradients, initialLoss: first.initialLoss ?? .nan,
+            classes: data.images.classNames.count,
+            regularisedLoss: (first.initialLoss ?? .nan) + (penalty ?? 0))
     }
 }
