@@ -411,7 +411,10 @@ struct Tune: ParsableCommand {
     )
 
     @Option(help: "How many trials.") var trials = 8
-    @Option(help: "Keep the best K trials' models as an ensemble (OUT/ensemble/model-N.h5).") var keep = 0
+    @Option(
+        help:
+            "Keep the best K trials' models as an ensemble (OUT/ensemble/model-N.h5; with --snapshots every snapshot of each, model-N-cycle-K.h5)."
+    ) var keep = 0
     @Option(name: .customLong("tune-freeze"), help: "Also choose --freeze among these stage counts, e.g. 2,3,4.")
     var tuneFreeze: String?
     @Option(
@@ -447,16 +450,19 @@ struct Tune: ParsableCommand {
         print(
             "best: "
                 + String(
-                    format: "lr %.3g, weight decay %.3g%@: validation accuracy %.1f%% (%@)",
+                    format: "lr %.3g, weight decay %.3g%@: validation accuracy %.1f%%%@ (%@)",
                     Double(ranked[0].learningRate),
                     Double(ranked[0].weightDecay),
                     (ranked[0].freeze.map { ", --freeze \($0)" } ?? "")
                         + (ranked[0].dropout.map { String(format: ", --dropout %.2f", $0) } ?? ""),
-                    ranked[0].validationAccuracy * 100, ranked[0].runFolder))
+                    ranked[0].validationAccuracy * 100,
+                    ranked[0].snapshots.map { " of its \($0.count) snapshots" } ?? "",
+                    ranked[0].runFolder))
         if keep > 0 {
             let files = try Tuning.keep(ranked, count: keep, folder: out)
             print(
-                "ensemble of \(keep): finetune predict " + files.map { "--model \($0)" }.joined(separator: " ")
+                "ensemble of \(files.count) models from the best \(keep) trials: finetune predict "
+                    + files.map { "--model \($0)" }.joined(separator: " ")
                     + " IMAGE...")
         }
         print("table: \(out)/tune.md, chart: \(out)/tune.png")

@@ -188,6 +188,39 @@ final class TuningTests: XCTestCase {
         let again = try Tuning.run(o, trials: 6, folder: temporary.path("again"), log: .silent)
         XCTAssertEqual(again.map(\.learningRate), ranked.map(\.learningRate), "seeded")
     }
+
+    /// With `--snapshots` a trial delivers its snapshot ensemble: it is scored (and ranked) by the
+    /// ensemble's validation figures, not model.h5's, and `keep` copies every snapshot.
+    func testSnapshotTrialsAreScoredAndKeptAsTheirEnsemble() throws {
+        let temporary = try TemporaryDirectory("tune-snapshots")
+        defer { temporary.remove() }
+        var o = demoOptions("lenet5", in: temporary, epochs: 4, imagesPerClass: 6)
+        o.schedule = .restarts
+        o.cycles = 2
+        o.snapshots = true
+        let ranked = try Tuning.run(o, trials: 2, folder: temporary.path("search"), log: .silent)
+        let plan = try FineTune.resolve(o)
+        let data = try FineTune.loadData(plan, log: .silent)  // the trials' split: same data and seed
+        for trial in ranked {
+            let snapshots = try XCTUnwrap(trial.snapshots)
+            XCTAssertEqual(snapshots.map { ($0 as NSString).lastPathComponent }, ["cycle-1.h5", "cycle-2.h5"])
+            let ensemble = try Ensemble(files: snapshots).evaluate(data.images, indices: data.split.validation)
+            XCTAssertEqual(trial.validationAccuracy, ensemble.accuracy)
+            XCTAssertEqual(trial.validationLoss, ensemble.loss, accuracy: 1e-9)
+            let model = try TrainedModel(contentsOf: trial.runFolder + "/model.h5")
+            let single = try Ensemble([model]).evaluate(data.images, indices: data.split.validation)
+            XCTAssertNotEqual(trial.validationLoss, single.loss, "model.h5 alone scores differently")
+        }
+        let table = try String(contentsOfFile: temporary.path("search/tune.md"), encoding: .utf8)
+        XCTAssertTrue(table.contains("(ensemble of 2 snapshots)"), table)
+        let kept = try Tuning.keep(ranked, count: 2, folder: temporary.path("search"))
+        XCTAssertEqual(
+            kept.map { ($0 as NSString).lastPathComponent },
+            ["model-1-cycle-1.h5", "model-1-cycle-2.h5", "model-2-cycle-1.h5", "model-2-cycle-2.h5"])
+        for (copy, original) in zip(kept, ranked.flatMap(\.modelFiles)) {
+            XCTAssertEqual(FileManager.default.contents(atPath: copy), FileManager.default.contents(atPath: original))
+        }
+    }
 }
 
 /// "Big gap = overfitting, no gap = more capacity" on synthetic curves, at the best epoch.

@@ -22,9 +22,10 @@ public enum Tuning {
         public var freeze: Int?
         /// The sampled `--dropout` rate; nil when `Ranges.dropout` is nil (the options' dropout).
         public var dropout: Float?
-        /// The validation accuracy of the weights the trial ended with (its best epoch's), in [0, 1].
+        /// The validation accuracy of what the trial delivers, in [0, 1]: the weights it ended with
+        /// (its best epoch's), or its snapshot ensemble when the options ask for `snapshots`.
         public var validationAccuracy: Double
-        /// The validation loss of the same weights (ties in accuracy rank by the lower loss).
+        /// The validation loss of the same model or ensemble (ties in accuracy rank by the lower loss).
         public var validationLoss: Double
         /// The epoch early stopping chose (0 if none finished).
         public var bestEpoch: Int
@@ -32,6 +33,15 @@ public enum Tuning {
         public var seconds: Double
         /// The trial's run folder, under `folder/trials`.
         public var runFolder: String
+        /// The snapshot files whose ensemble the validation figures score (`snapshots/cycle-K.h5`);
+        /// nil when they score the run's model.h5.
+        public var snapshots: [String]? = nil
+
+        /// The weight files the trial delivers: its snapshots, or its model.h5.
+        public var modelFiles: [String] { snapshots ?? [runFolder + "/model.h5"] }
+
+        /// " (ensemble of K snapshots)" after a figure that scores the snapshots, else "".
+        var scoredOn: String { snapshots.map { " (ensemble of \($0.count) snapshots)" } ?? "" }
     }
 
     /// The search space: learning-rate and weight-decay ranges and, optionally, freeze depths.
@@ -95,19 +105,21 @@ public enum Tuning {
             o.runsDirectory = folder + "/trials"
             o.progressBar = false
             let result = try FineTune.run(o, log: .silent)
+            let scored = result.snapshotEnsemble?.validation ?? result.validation
             let trial = Trial(
                 number: number, learningRate: o.learningRate, weightDecay: o.weightDecay, freeze: freeze,
                 dropout: dropout,
-                validationAccuracy: result.validation.accuracy, validationLoss: result.validation.loss,
-                bestEpoch: result.bestEpoch ?? 0, seconds: result.seconds, runFolder: result.runFolder)
+                validationAccuracy: scored.accuracy, validationLoss: scored.loss,
+                bestEpoch: result.bestEpoch ?? 0, seconds: result.seconds, runFolder: result.runFolder,
+                snapshots: result.snapshotEnsemble?.files)
             results.append(trial)
             let message = String(
-                format: "trial %d/%d: lr %.2g, weight decay %.2g%@ -> validation accuracy %.1f%% (%.0f s)", number,
+                format: "trial %d/%d: lr %.2g, weight decay %.2g%@ -> validation accuracy %.1f%%%@ (%.0f s)", number,
                 trials,
                 Double(trial.learningRate), Double(trial.weightDecay),
                 (freeze.map { ", --freeze \($0)" } ?? "")
                     + (dropout.map { String(format: ", dropout %.2f", $0) } ?? ""),
-                trial.validationAccuracy * 100, trial.seconds)
+                trial.validationAccuracy * 100, trial.scoredOn, trial.seconds)
             log.info("\(message)")
         }
         let ranked = results.sorted {
@@ -144,10 +156,10 @@ public enum Tuning {
             "| rank | trial | learning rate | weight decay | freeze | dropout | validation accuracy | validation loss | best epoch |\n|---|---|---|---|---|---|---|---|---|\n"
         for (rank, t) in ranked.enumerated() {
             table += String(
-                format: "| %d | %d | %.3g | %.3g | %@ | %@ | %.1f%% | %.4f | %d |\n", rank + 1, t.number,
+                format: "| %d | %d | %.3g | %.3g | %@ | %@ | %.1f%%%@ | %.4f | %d |\n", rank + 1, t.number,
                 Double(t.learningRate), Double(t.weightDecay), t.freeze.map(String.init) ?? "-",
-                t.dropout.map { String(format: "%.2f", $0) } ?? "-", t.validationAccuracy * 100, t.validationLoss,
-                t.bestEpoch)
+                t.dropout.map { String(format: "%.2f", $0) } ?? "-", t.validationAccuracy * 100, t.scoredOn,
+                t.validationLoss, t.bestEpoch)
         }
         try AtomicFile.write(table, to: folder + "/tune.md")
         try Charts.scatter(
@@ -158,15 +170,17 @@ public enum Tuning {
     }
 
     /// Copies the best `count` trials' models into `folder/ensemble/` for
-    /// `finetune predict --model ... --model ...`.
+    /// `finetune predict --model ... --model ...`: `model-N.h5`, or for a trial scored by its
+    /// snapshot ensemble every snapshot, `model-N-cycle-K.h5`.
     public static func keep(_ ranked: [Trial], count: Int, folder: String) throws -> [String] {
         let target = folder + "/ensemble"
         try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
-        return try ranked.prefix(count).enumerated().map { i, trial in
-            let path = target + "/model-\(i + 1).h5"
-            try AtomicFile.write(
-                try Foundation.Data(contentsOf: URL(fileURLWithPath: trial.runFolder + "/model.h5")), to: path)
-            return path
+        return try ranked.prefix(count).enumerated().flatMap { i, trial in
+            try trial.modelFiles.enumerated().map { k, file in
+                let path = target + "/model-\(i + 1)" + (trial.snapshots == nil ? "" : "-cycle-\(k + 1)") + ".h5"
+                try AtomicFile.write(try Foundation.Data(contentsOf: URL(fileURLWithPath: file)), to: path)
+                return path
+            }
         }
     }
 }
