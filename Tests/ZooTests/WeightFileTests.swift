@@ -85,8 +85,13 @@ final class WeightFileTests: XCTestCase {
         let a = smallResNet()
         try WeightFile.save(a, to: path("resnet.h5"), metadata: metadata(a))
         XCTAssertThrowsError(try WeightFile.load(path("resnet.h5"), into: LeNet5())) { error in
-            XCTAssertTrue("\(error)".contains("holds weights for resnet-mini"), "\(error)")
+            XCTAssertTrue("\(error)".contains("holds weights for resnet-mini, but the model is lenet5"), "\(error)")
+            XCTAssertTrue("\(error)".contains("(`--base resnet-mini` on the command line)"), "\(error)")
         }
+        // The model is named by the zoo's architecture name, not its configuration's JSON; a custom one has none.
+        XCTAssertEqual(Architectures.name(of: .resnet(.cifar(20, classes: 7))), "resnet20")
+        XCTAssertEqual(Architectures.name(of: .resnet(.torchvision(18, classes: 3))), "resnet18")
+        XCTAssertNil(Architectures.name(of: a.configuration))
     }
 
     func testTruncatedAndNonHDF5FilesAreRefusedWithTheirPath() throws {

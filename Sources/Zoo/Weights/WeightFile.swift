@@ -127,6 +127,7 @@ public enum WeightLoadError: Error, CustomStringConvertible {
     case incompatible(LoadReport)
     /// The file's stored configuration (`file`) builds another model than `model` (class count and, where
     /// the weights do not depend on it, input size aside).
+    /// `file` and `model` are architecture names where the zoo knows them (else the configuration's JSON).
     case architectureMismatch(path: String, file: String, model: String)
     /// A tensor in the file holds `count` NaN or infinite values.
     case nonFinite(path: String, layer: String, weight: String, count: Int)
@@ -154,7 +155,8 @@ public enum WeightLoadError: Error, CustomStringConvertible {
             return "\(report.path): the weights do not fit the model (\(report.problems.count) problems): "
                 + first.joined(separator: "; ") + (report.problems.count > 5 ? "; …" : "") + "." + headHint
         case let .architectureMismatch(path, file, model):
-            return "\(path): holds weights for \(file), but the model is \(model); build the model the file was made for"
+            return "\(path): holds weights for \(file), but the model is \(model); build the model the file was made for "
+                + "(`--base \(file)` on the command line) or use weights made for \(model)"
         case let .nonFinite(path, layer, weight, count):
             return "\(path): layer \(layer) weight \(weight) holds \(count) NaN or infinite values; the file is damaged or came from a diverged run"
         case let .contentHashMismatch(path, stored, computed):
@@ -239,8 +241,9 @@ public enum WeightFile {
     @discardableResult
     public static func load(_ archive: WeightArchive, into model: any ZooModel, options: LoadOptions = LoadOptions()) throws -> LoadReport {
         if let stored = archive.metadata?.configuration, !stored.sameStructure(as: model.configuration, ignoringHead: true) {
-            throw WeightLoadError.architectureMismatch(path: archive.path, file: archive.metadata?.architecture ?? stored.json,
-                                                       model: model.configuration.json)
+            throw WeightLoadError.architectureMismatch(
+                path: archive.path, file: archive.metadata?.architecture ?? Architectures.name(of: stored) ?? stored.json,
+                model: Architectures.name(of: model.configuration) ?? model.configuration.json)
         }
         if let stored = archive.metadata?.contentHash {
             var hash = ContentHash()
