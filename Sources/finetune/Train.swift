@@ -456,7 +456,7 @@ struct Tune: ParsableCommand {
                     (ranked[0].freeze.map { ", --freeze \($0)" } ?? "")
                         + (ranked[0].dropout.map { String(format: ", --dropout %.2f", $0) } ?? ""),
                     ranked[0].validationAccuracy * 100,
-                    ranked[0].snapshots.map { " of its \($0.count) snapshots" } ?? "",
+                    ranked[0].scoredOn,
                     ranked[0].runFolder))
         if keep > 0 {
             let files = try Tuning.keep(ranked, count: keep, folder: out)

@@ -144,8 +144,10 @@ public enum SanityCheck {
         let loader = BatchLoader(
             source: data.images, indices: subset.sorted(), batchSize: subset.count, imageSize: (plan.size, plan.size),
             mean: p.mean, std: p.std, channelOrder: p.channelOrder, shuffle: false, seed: options.seed)
+        // The one batch of every step (no shuffling, no augmentation), decoded once for both checks below.
+        let batch = loader.batches(epoch: 0).first(where: { _ in true })
         var gradients: GradientCheck.Result?
-        if gradientCheck, let batch = loader.batches(epoch: 0).first(where: { _ in true }) {
+        if gradientCheck, let batch {
             // Random normal images with the batch's labels (see GradientCheck on why not the images).
             let n = min(8, batch.labels.count)
             var random = RandomGenerator(seed: options.seed)
@@ -154,8 +156,7 @@ public enum SanityCheck {
         }
         let optimizer = Recipe.optimizer(options, model: model.network)
         // The first loss is measured as training measures it (InitialLossCheck, before the first step).
-        let first = InitialLossCheck(
-            batch: { loader.batches(epoch: 0).first { _ in true }.map { ($0.images, $0.labels) } }, log: log)
+        let first = InitialLossCheck(batch: { batch.map { ($0.images, $0.labels) } }, log: log)
         // Regularisation cranked up through the path training takes: the recipe's optimiser with
         // an L1 penalty, whose penalty() the trainer adds to the loss.
         var cranked = options

@@ -41,7 +41,7 @@ public enum Tuning {
         public var modelFiles: [String] { snapshots ?? [runFolder + "/model.h5"] }
 
         /// " (ensemble of K snapshots)" after a figure that scores the snapshots, else "".
-        var scoredOn: String { snapshots.map { " (ensemble of \($0.count) snapshots)" } ?? "" }
+        public var scoredOn: String { snapshots.map { " (ensemble of \($0.count) snapshots)" } ?? "" }
     }
 
     /// The search space: learning-rate and weight-decay ranges and, optionally, freeze depths.
